@@ -1,0 +1,98 @@
+"""`seqr-emulator`: serve, and regenerate the published WSDL.
+
+Flags override `SEQR_EMULATOR_*` environment variables, which override the defaults in
+`settings.py`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from emulator.settings import Settings
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="seqr-emulator", description="A local emulator of the SEQR merchant service."
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", help="run the emulator")
+    serve.add_argument("--host", help="address to bind (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="port to bind; 0 picks a free one (default 8090)")
+    serve.add_argument("--seed", type=int, help="make references reproducible run to run")
+    serve.add_argument(
+        "--ack-window",
+        type=float,
+        metavar="SECONDS",
+        help="reverse a PAID payment not acknowledged within this time; 0 disables (default 20)",
+    )
+    serve.add_argument(
+        "--strict-terminals",
+        action="store_true",
+        default=None,
+        help="refuse unknown terminal ids (29) instead of registering them on first use",
+    )
+    serve.add_argument(
+        "--cashregister-requires-ack",
+        action="store_true",
+        default=None,
+        help="on /soap/merchant/cashregister-2, an invoice without acknowledgmentMode waits "
+        "for updateInvoice, as SEQR's till endpoint did",
+    )
+    serve.add_argument("--max-body-bytes", type=int, help="larger SOAP bodies get 413")
+    serve.add_argument(
+        "--clock-scale", type=float, help="emulator seconds per real second (default 1)"
+    )
+    serve.add_argument("--clock-start", help="ISO 8601 instant the emulator clock starts at")
+    serve.add_argument(
+        "--freeze-clock",
+        action="store_true",
+        default=None,
+        help="time stands still (moved only by POST /_emulator/clock/advance)",
+    )
+
+    published = commands.add_parser("wsdl", help="write the published WSDL documents")
+    published.add_argument("--out", type=Path, default=Path("wsdl"), help="folder (default wsdl/)")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if args.command == "wsdl":
+        from emulator.soap.wsdl import write_published
+
+        for path in write_published(args.out):
+            print(path)
+        return 0
+    settings = Settings.from_env().with_overrides(
+        host=args.host,
+        port=args.port,
+        seed=args.seed,
+        ack_window=args.ack_window,
+        strict_terminals=args.strict_terminals,
+        cashregister_requires_ack=args.cashregister_requires_ack,
+        max_body_bytes=args.max_body_bytes,
+        clock_scale=args.clock_scale,
+        clock_start=args.clock_start,
+        freeze_clock=args.freeze_clock,
+    )
+    from emulator.server import serve_forever
+
+    def announce(line: str) -> None:
+        print(line, flush=True)
+
+    try:
+        asyncio.run(serve_forever(settings, announce))
+    except OSError as exc:
+        print(f"seqr-emulator: cannot serve: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

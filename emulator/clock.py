@@ -1,0 +1,121 @@
+"""The emulator's time and its identifiers, both injectable so that runs can be repeated.
+
+`Clock` is wall time that tests can freeze, move forward (`advance`) or speed up (`scale`), so
+a 20-second acknowledgment window is tested without waiting. `IdFactory` makes every
+identifier in SEQR's real formats; with a seed it makes the same ones in every run.
+Standard library only.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+
+SEEDED_EPOCH = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+class Clock:
+    """Wall time as the emulator sees it: a start instant, a speed, and moves made by tests."""
+
+    def __init__(
+        self, start: datetime | None = None, *, frozen: bool = False, scale: float = 1.0
+    ) -> None:
+        if scale <= 0:
+            raise ValueError("clock scale must be positive")
+        self._start = (start or datetime.now(UTC)).astimezone(UTC)
+        self._mono0 = time.monotonic()
+        self._frozen = frozen
+        self._scale = scale
+        self._offset = 0.0
+
+    def elapsed(self) -> float:
+        """Seconds of emulator time since the clock started."""
+        run = 0.0 if self._frozen else (time.monotonic() - self._mono0) * self._scale
+        return run + self._offset
+
+    def now(self) -> datetime:
+        return self._start + timedelta(seconds=self.elapsed())
+
+    def advance(self, seconds: float) -> datetime:
+        if seconds < 0:
+            raise ValueError("the clock only moves forward")
+        self._offset += seconds
+        return self.now()
+
+    @property
+    def scale(self) -> float:
+        return self._scale
+
+    @property
+    def frozen(self) -> bool:
+        return self._frozen
+
+    def seconds_until(self, elapsed_mark: float) -> float:
+        """Real seconds to wait until `elapsed()` reaches the mark (inf when frozen)."""
+        left = elapsed_mark - self.elapsed()
+        if left <= 0:
+            return 0.0
+        return float("inf") if self._frozen else left / self._scale
+
+
+class IdFactory:
+    """invoiceReference, ersReference, terminal ids and the like, in SEQR's formats.
+
+    Unseeded, the time inside a reference is the clock's. Seeded, it is a virtual time that
+    starts at 2026-01-01 and moves one millisecond per reference, so two runs with the same
+    seed hand out the same identifiers whatever the wall clock says.
+    """
+
+    def __init__(self, clock: Clock, seed: int | None = None) -> None:
+        self._clock = clock
+        self._seed = seed
+        self._lock = threading.Lock()
+        self.reset()
+
+    def reset(self) -> None:
+        with self._lock:
+            self._rng = random.Random(self._seed)
+            self._invoice_base = self._rng.randrange(10**9)
+            self._invoice_seq = 0
+            self._ers_seq = self._rng.randrange(1000)
+            self._virtual_ms = 0
+
+    @property
+    def seeded(self) -> bool:
+        return self._seed is not None
+
+    def _stamp(self) -> datetime:
+        if self._seed is None:
+            return self._clock.now()
+        self._virtual_ms += 1
+        return SEEDED_EPOCH + timedelta(milliseconds=self._virtual_ms)
+
+    def invoice_reference(self) -> str:
+        """17 digits: yyyyMMdd and nine digits that never repeat within a run."""
+        with self._lock:
+            self._invoice_seq += 1
+            # 7919 is prime to 10**9, so the sequence visits every 9-digit value once.
+            tail = (self._invoice_base + self._invoice_seq * 7919) % 10**9
+            return f"{self._stamp():%Y%m%d}{tail:09d}"
+
+    def ers_reference(self) -> str:
+        """25 digits: yyyyMMddHHmmssSSS, then 01 and a six-digit sequence."""
+        with self._lock:
+            self._ers_seq = (self._ers_seq + 1) % 10**6
+            stamp = self._stamp()
+            return f"{stamp:%Y%m%d%H%M%S}{stamp.microsecond // 1000:03d}01{self._ers_seq:06d}"
+
+    def hex_id(self, length: int) -> str:
+        """Lower-case hex: 32 for a registered terminalId, 25 for a payerTerminalId."""
+        with self._lock:
+            return f"{self._rng.getrandbits(length * 4):0{length}x}"
+
+    def digits(self, length: int) -> str:
+        with self._lock:
+            return f"{self._rng.randrange(10**length):0{length}d}"
+
+    def random(self) -> random.Random:
+        """The seeded generator itself, for faults that must repeat exactly."""
+        return self._rng

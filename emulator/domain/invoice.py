@@ -1,0 +1,280 @@
+"""The invoice lifecycle: every rule about what may happen to an invoice in which state.
+
+Two kinds of actor move an invoice. The merchant's SOAP operations answer with result codes
+(`SeqrError`); the emulated customer's app actions are refused with `IllegalMove` when the
+state forbids them. Each function either changes nothing and raises, or makes the whole
+change: the caller holds the backend's lock, so a change is atomic.
+
+`version` follows the visible state: it grows by one on every status change, every new set of
+customer tokens and every accepted updateInvoice, starting at 0.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from urllib.parse import urlsplit
+
+from emulator.domain.errors import IllegalMove, ResultCode, SeqrError
+from emulator.domain.model import (
+    AcknowledgmentMode,
+    Amount,
+    Customer,
+    CustomerToken,
+    HistoryEntry,
+    Invoice,
+    InvoiceData,
+    InvoiceStatus,
+    Payment,
+    PaymentMode,
+    Refund,
+)
+
+HISTORY_LIMIT = 64
+S = InvoiceStatus
+
+
+def _record(invoice: Invoice, now: datetime, event: str, *, visible: bool = True) -> None:
+    if visible:
+        invoice.version += 1
+    history = invoice.history
+    history.append(HistoryEntry(now, event, invoice.status, invoice.version))
+    if len(history) > HISTORY_LIMIT:
+        del history[1 : len(history) - HISTORY_LIMIT + 1]  # keep the creation entry
+
+
+def validate(data: InvoiceData) -> None:
+    """sendInvoice/updateInvoice checks: 49 for bad data, 11 for a bad amount, 64 for the URL.
+
+    Rows are not required to add up to the total: real plugins send discount and tax rows that
+    do not, and SEQR accepted them.
+    """
+    total = data.total
+    if total is None or total.value is None:
+        raise SeqrError(ResultCode.INVALID_INVOICE_DATA, "totalAmount is required")
+    check_currency(total)
+    if total.value <= 0:
+        raise SeqrError(ResultCode.REJECTED_AMOUNT, "totalAmount must be greater than 0")
+    if data.notification_url is not None and not is_http_url(data.notification_url):
+        raise SeqrError(ResultCode.INVALID_NOTIFICATION_URL, "notificationUrl must be http(s)")
+
+
+def check_currency(amount: Amount) -> None:
+    currency = amount.currency or ""
+    if len(currency) != 3 or not currency.isascii() or not currency.isalpha():
+        raise SeqrError(ResultCode.INVALID_INVOICE_DATA, f"invalid currency {currency!r}")
+
+
+def is_http_url(url: str) -> bool:
+    try:
+        parts = urlsplit(url.strip())
+    except ValueError:
+        return False
+    return parts.scheme.lower() in ("http", "https") and bool(parts.hostname)
+
+
+def issue(
+    reference: str,
+    terminal_id: str,
+    data: InvoiceData,
+    tokens: list[CustomerToken],
+    now: datetime,
+) -> Invoice:
+    validate(data)
+    invoice = Invoice(reference, terminal_id, data, now, merchant_tokens=tokens)
+    _record(invoice, now, "issued", visible=False)
+    return invoice
+
+
+def needs_acknowledgment(invoice: Invoice, tokens_presented: bool) -> bool:
+    mode = invoice.data.ack_mode
+    if invoice.merchant_acknowledged:
+        return False
+    if mode is AcknowledgmentMode.REQUIRE_ACKNOWLEDGMENT:
+        return True
+    return mode is AcknowledgmentMode.OPTIONAL_ACKNOWLEDGMENT and tokens_presented
+
+
+# --- the customer's app ------------------------------------------------------------------------
+
+
+def scan(invoice: Invoice, customer: Customer, tokens: list[CustomerToken], now: datetime) -> None:
+    """The customer opens the invoice: loyalty modes stop here until the merchant answers."""
+    if invoice.status is not S.ISSUED:
+        raise IllegalMove(f"cannot scan an invoice that is {invoice.status.value}")
+    invoice.customer = customer
+    if needs_acknowledgment(invoice, bool(tokens)):
+        invoice.customer_tokens = [
+            CustomerToken(t.id, t.value, t.description, status=0) for t in tokens
+        ]
+        invoice.status = S.PENDING_ISSUER_ACKNOWLEDGE
+        invoice.awaiting_acknowledgment = True
+        _record(invoice, now, "scanned: waiting for the merchant's updateInvoice")
+        return
+    invoice.in_progress = True
+    _record(invoice, now, "scanned", visible=False)
+
+
+def pay(
+    invoice: Invoice,
+    customer: Customer,
+    now: datetime,
+    ers_reference: str,
+    *,
+    reserve: bool | None = None,
+) -> None:
+    """The customer confirms with the PIN: PAID, or RESERVED in the reservation modes.
+
+    `reserve=False` lets a RESERVATION_DESIRED invoice be debited at once, as SEQR did when
+    the customer's bank did not support reservations.
+    """
+    if invoice.status is S.PENDING_ISSUER_ACKNOWLEDGE:
+        raise IllegalMove("the app is waiting for the merchant to acknowledge (updateInvoice)")
+    if invoice.status is not S.ISSUED:
+        raise IllegalMove(f"cannot pay an invoice that is {invoice.status.value}")
+    if needs_acknowledgment(invoice, bool(invoice.customer_tokens)):
+        raise IllegalMove(
+            "this invoice requires acknowledgment: scan it, then the merchant must updateInvoice"
+        )
+    invoice.customer = invoice.customer or customer
+    invoice.in_progress = False
+    mode = invoice.data.effective_payment_mode
+    reserves = mode.reserves and not (reserve is False and mode is PaymentMode.RESERVATION_DESIRED)
+    if reserves:
+        invoice.status = S.RESERVED
+        invoice.reserved_at = now
+        _record(invoice, now, "reserved by the customer")
+        return
+    _settle(invoice, now, ers_reference, _total(invoice), "paid by the customer")
+
+
+def customer_cancel(invoice: Invoice, now: datetime) -> None:
+    if invoice.status not in (S.ISSUED, S.PENDING_ISSUER_ACKNOWLEDGE):
+        raise IllegalMove(f"cannot cancel an invoice that is {invoice.status.value}")
+    _close(invoice, S.CANCELED, now, "canceled by the customer")
+
+
+def fail(invoice: Invoice, now: datetime) -> None:
+    if invoice.status not in (S.ISSUED, S.PENDING_ISSUER_ACKNOWLEDGE):
+        raise IllegalMove(f"cannot fail an invoice that is {invoice.status.value}")
+    _close(invoice, S.FAILED, now, "payment failed")
+
+
+# --- the merchant's operations -----------------------------------------------------------------
+
+
+def merchant_cancel(invoice: Invoice, now: datetime, reason: str = "canceled by the merchant") -> None:
+    status = invoice.status
+    if status is S.PAID:
+        raise SeqrError(ResultCode.CANNOT_CANCEL_PAID_INVOICE)
+    if status is S.CANCELED:
+        raise SeqrError(ResultCode.INVOICE_ALREADY_CANCELED)
+    if status is S.FAILED:
+        return  # nothing left to cancel; answered as success
+    if status is S.ISSUED and invoice.in_progress:
+        raise SeqrError(ResultCode.CANNOT_CANCEL_INVOICE_IN_PROGRESS)
+    _close(invoice, S.CANCELED, now, reason)
+
+
+def update(
+    invoice: Invoice, data: InvoiceData, tokens: list[CustomerToken], now: datetime
+) -> None:
+    status = invoice.status
+    if status in (S.PAID, S.CANCELED, S.FAILED):
+        raise SeqrError(ResultCode.REJECTED_BUSINESS_LOGIC, f"invoice is {status.value}")
+    if status is S.ISSUED and invoice.in_progress:
+        raise SeqrError(ResultCode.PAYMENT_IN_PROGRESS)
+    validate(data)
+    invoice.data = data
+    invoice.merchant_tokens = tokens
+    if status is S.PENDING_ISSUER_ACKNOWLEDGE:
+        invoice.status = S.ISSUED
+        invoice.awaiting_acknowledgment = False
+        invoice.merchant_acknowledged = True
+        invoice.in_progress = True  # the customer is back in the app, confirming
+        _record(invoice, now, "acknowledged by the merchant (updateInvoice)")
+        return
+    _record(invoice, now, "updated by the merchant")
+
+
+def commit(invoice: Invoice, amount: Amount | None, now: datetime, ers_reference: str) -> None:
+    if invoice.status is not S.RESERVED:
+        raise SeqrError(ResultCode.INVOICE_STATE_NOT_RESERVED)
+    reserved = _total(invoice)
+    if amount is not None and amount.value is not None:
+        check_currency(amount)
+        if amount.currency != reserved.currency:
+            raise SeqrError(ResultCode.INVALID_INVOICE_DATA, "currency differs from the invoice")
+        if amount.value <= 0 or amount.value > reserved.value:
+            raise SeqrError(ResultCode.REJECTED_AMOUNT, "amount exceeds the reservation")
+        reserved = amount
+    _settle(invoice, now, ers_reference, reserved, "reservation committed by the merchant")
+
+
+def acknowledge(invoice: Invoice) -> None:
+    """getPaymentStatus or submitPaymentReceipt: the merchant has seen the payment."""
+    if invoice.payment is not None and invoice.status is S.PAID:
+        invoice.payment.acknowledged = True
+
+
+def reverse_unacknowledged(invoice: Invoice, now: datetime) -> bool:
+    """The acknowledgment window passed: SEQR refunds the customer and cancels the payment."""
+    payment = invoice.payment
+    if invoice.status is not S.PAID or payment is None or payment.acknowledged:
+        return False
+    _close(invoice, S.CANCELED, now, "reversed: payment not acknowledged in time")
+    return True
+
+
+def expire_reservation(invoice: Invoice, now: datetime) -> bool:
+    if invoice.status is not S.RESERVED:
+        return False
+    _close(invoice, S.CANCELED, now, "reservation expired (commitReservationTimeout)")
+    return True
+
+
+def refund(
+    invoice: Invoice, amount: Amount | None, now: datetime, ers_reference: str, cashier: str | None
+) -> Refund:
+    payment = invoice.payment
+    if invoice.status is not S.PAID or payment is None:
+        raise SeqrError(ResultCode.INVALID_ERS_REFERENCE, "no payment to refund")
+    if amount is None or amount.value is None:
+        raise SeqrError(ResultCode.INVALID_INVOICE_DATA, "totalAmount is required")
+    check_currency(amount)
+    if amount.currency != payment.amount.currency:
+        raise SeqrError(ResultCode.INVALID_INVOICE_DATA, "currency differs from the payment")
+    if amount.value <= 0:
+        raise SeqrError(ResultCode.REJECTED_AMOUNT, "refund amount must be greater than 0")
+    if invoice.refunded_total + amount.value > payment.amount.value:
+        raise SeqrError(ResultCode.SUM_OF_REFUNDS_CAN_NOT_BE_MORE_THAN_ORIGINAL_TRANSACTION)
+    made = Refund(ers_reference, now, amount, cashier)
+    invoice.refunds.append(made)
+    _record(invoice, now, f"refunded {amount.value} {amount.currency}", visible=False)
+    return made
+
+
+# --- helpers -----------------------------------------------------------------------------------
+
+
+def _total(invoice: Invoice) -> Amount:
+    total = invoice.data.total
+    assert total is not None, "validated at issue"
+    return total
+
+
+def _settle(invoice: Invoice, now: datetime, ers: str, amount: Amount, event: str) -> None:
+    customer = invoice.customer or Customer()
+    invoice.payment = Payment(ers, now, amount, customer)
+    invoice.status = S.PAID
+    invoice.in_progress = False
+    _record(invoice, now, event)
+
+
+def _close(invoice: Invoice, status: InvoiceStatus, now: datetime, event: str) -> None:
+    invoice.status = status
+    invoice.in_progress = False
+    invoice.awaiting_acknowledgment = False
+    _record(invoice, now, event)
+
+

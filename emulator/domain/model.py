@@ -1,0 +1,202 @@
+"""The nouns of SEQR as plain data: amounts, invoices, payments, refunds, principals.
+
+Enum values are the WSDL's spellings (`CANCELED` with one L), so the SOAP layer maps names
+one to one. Classes use slots: a CI fleet keeps 100k invoices alive in one process.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from enum import Enum
+
+
+class InvoiceStatus(str, Enum):
+    ISSUED = "ISSUED"
+    PAID = "PAID"
+    PENDING_ISSUER_ACKNOWLEDGE = "PENDING_ISSUER_ACKNOWLEDGE"
+    CANCELED = "CANCELED"
+    FAILED = "FAILED"
+    RESERVED = "RESERVED"
+
+    @property
+    def is_final(self) -> bool:
+        return self in _FINAL
+
+
+_FINAL = frozenset({InvoiceStatus.PAID, InvoiceStatus.CANCELED, InvoiceStatus.FAILED})
+
+
+class PaymentMode(str, Enum):
+    IMMEDIATE_DEBIT = "IMMEDIATE_DEBIT"
+    RESERVATION_DESIRED = "RESERVATION_DESIRED"
+    RESERVATION_REQUIRED = "RESERVATION_REQUIRED"
+    # Client 2.9+: the total is a ceiling and commitReservation carries the final amount.
+    RESERVATION_REQUIRED_PRELIMINARY_AMOUNT = "RESERVATION_REQUIRED_PRELIMINARY_AMOUNT"
+
+    @property
+    def reserves(self) -> bool:
+        return self is not PaymentMode.IMMEDIATE_DEBIT
+
+
+class AcknowledgmentMode(str, Enum):
+    NO_ACKNOWLEDGMENT = "NO_ACKNOWLEDGMENT"
+    OPTIONAL_ACKNOWLEDGMENT = "OPTIONAL_ACKNOWLEDGMENT"
+    REQUIRE_ACKNOWLEDGMENT = "REQUIRE_ACKNOWLEDGMENT"
+
+
+@dataclass(frozen=True, slots=True)
+class Amount:
+    value: Decimal
+    currency: str
+
+
+@dataclass(slots=True)
+class InvoiceRow:
+    description: str | None = None
+    discount: Amount | None = None
+    ean: str | None = None
+    quantity: Decimal | None = None
+    sku: str | None = None
+    tax_rate: Decimal | None = None
+    total: Amount | None = None
+    unit: str | None = None
+    unit_price: Amount | None = None
+
+
+@dataclass(slots=True)
+class InvoiceData:
+    """What the merchant sent in `invoice`: kept as sent so the receipt can echo it."""
+
+    payment_mode: PaymentMode | None = None
+    ack_mode: AcknowledgmentMode | None = None
+    issue_date: datetime | None = None
+    title: str | None = None
+    client_invoice_id: str | None = None
+    rows: list[InvoiceRow] | None = None
+    total: Amount | None = None
+    cashier_id: str | None = None
+    footer: str | None = None
+    back_url: str | None = None
+    notification_url: str | None = None
+    commit_reservation_timeout: int | None = None  # seconds; client 2.9+, not in the WSDL
+
+    @property
+    def effective_payment_mode(self) -> PaymentMode:
+        return self.payment_mode or PaymentMode.IMMEDIATE_DEBIT
+
+
+@dataclass(slots=True)
+class CustomerToken:
+    """A loyalty token: `id` is its type (e.g. a card scheme), `value` the card number."""
+
+    id: str | None = None
+    value: str | None = None
+    description: str | None = None
+    status: int = 0  # 0 pending usage, 1 used in this payment, 90 blocked, 99 unknown
+
+
+@dataclass(frozen=True, slots=True)
+class Customer:
+    """The emulated SEQR user who scans and pays."""
+
+    msisdn: str = "46700000001"
+    subscriber_key: str = "4711"
+    payer_terminal_id: str = ""
+
+
+@dataclass(slots=True)
+class Payment:
+    ers_reference: str
+    date: datetime
+    amount: Amount
+    customer: Customer
+    acknowledged: bool = False
+
+
+@dataclass(slots=True)
+class Refund:
+    ers_reference: str
+    date: datetime
+    amount: Amount
+    cashier_id: str | None = None
+
+
+@dataclass(slots=True)
+class Receipt:
+    """A receipt document the merchant attached with submitPaymentReceipt."""
+
+    ers_reference: str
+    target_reference: str
+    mime_type: str | None
+    receipt_type: str | None
+    size: int
+    date: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryEntry:
+    at: datetime
+    event: str
+    status: InvoiceStatus
+    version: int
+
+
+@dataclass(slots=True)
+class Terminal:
+    """A merchant terminal. Cash registers (registerTerminal) hold one open invoice at a time."""
+
+    id: str
+    password: str
+    name: str | None = None
+    cash_register: bool = False
+    external_id: str | None = None
+    reseller_id: str | None = None
+    seqr_id: str | None = None
+    active: bool = True
+    open_invoice: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Reseller:
+    """A RESELLERUSER principal: registers terminals and runs reports."""
+
+    id: str
+    user_id: str
+    password: str
+
+
+@dataclass(slots=True)
+class Invoice:
+    reference: str
+    terminal_id: str
+    data: InvoiceData
+    created_at: datetime
+    merchant_tokens: list[CustomerToken] = field(default_factory=list)
+    status: InvoiceStatus = InvoiceStatus.ISSUED
+    version: int = 0
+    customer: Customer | None = None
+    in_progress: bool = False  # the customer scanned and is confirming (still ISSUED)
+    customer_tokens: list[CustomerToken] = field(default_factory=list)
+    awaiting_acknowledgment: bool = False  # the app waits for the merchant's updateInvoice
+    merchant_acknowledged: bool = False
+    payment: Payment | None = None
+    reserved_at: datetime | None = None
+    refunds: list[Refund] = field(default_factory=list)
+    receipts: list[Receipt] = field(default_factory=list)
+    history: list[HistoryEntry] = field(default_factory=list)
+
+    @property
+    def refunded_total(self) -> Decimal:
+        return sum((r.amount.value for r in self.refunds), Decimal(0))
+
+
+@dataclass(frozen=True, slots=True)
+class Credentials:
+    """`context.initiatorPrincipalId` plus `context.password`, as the merchant sent them."""
+
+    id: str | None
+    type: str | None
+    user_id: str | None
+    password: str | None

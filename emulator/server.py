@@ -1,0 +1,143 @@
+"""Run an emulator on a real port: in this thread (`serve`) or in a background thread.
+
+`EmulatorServer` is what tests and the pytest plugin use: it binds port 0 by default,
+`start()` returns once the socket listens, and `stop()` shuts it down cleanly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import threading
+from collections.abc import Callable
+from types import TracebackType
+
+from aiohttp import web
+
+from emulator.app import create_app
+from emulator.backend import SeqrBackend
+from emulator.control import BACKEND
+from emulator.settings import Settings
+
+SHUTDOWN_TIMEOUT = 0.5
+
+
+async def start_site(app: web.Application, host: str, port: int) -> tuple[web.AppRunner, int]:
+    runner = web.AppRunner(app, access_log=None, shutdown_timeout=SHUTDOWN_TIMEOUT)
+    await runner.setup()
+    site = web.TCPSite(runner, host, port, reuse_address=True)
+    await site.start()
+    server = site._server  # aiohttp keeps the asyncio server here; no public accessor
+    sockets = getattr(server, "sockets", None) or []
+    bound = sockets[0].getsockname()[1] if sockets else port
+    return runner, bound
+
+
+def url_for(host: str, port: int) -> str:
+    shown = f"[{host}]" if ":" in host else host
+    return f"http://{shown}:{port}"
+
+
+async def serve_forever(settings: Settings, announce: Callable[[str], None] = print) -> None:
+    """Serve until SIGINT or SIGTERM, announcing `listening on http://HOST:PORT` once ready."""
+    app = create_app(settings)
+    runner, port = await start_site(app, settings.host, settings.port)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    announce(f"listening on {url_for(settings.host, port)}")
+    try:
+        await stop.wait()
+    finally:
+        await runner.cleanup()
+
+
+class EmulatorServer:
+    """An emulator in a background thread, for tests and for scripts that drive it."""
+
+    def __init__(
+        self,
+        settings: Settings | None = None,
+        *,
+        app_factory: Callable[[Settings], web.Application] = create_app,
+    ) -> None:
+        self.settings = (settings or Settings()).with_overrides()
+        self._factory = app_factory
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._ready = threading.Event()
+        self._error: BaseException | None = None
+        self.app: web.Application | None = None
+        self.port = 0
+
+    @property
+    def url(self) -> str:
+        return url_for(self.settings.host, self.port)
+
+    @property
+    def soap_url(self) -> str:
+        return self.url + self.settings.soap_paths[0]
+
+    @property
+    def backend(self) -> SeqrBackend:
+        assert self.app is not None, "server not started"
+        return self.app[BACKEND]
+
+    def start(self, timeout: float = 10.0) -> str:
+        self._thread = threading.Thread(target=self._run, name="seqr-emulator", daemon=True)
+        self._thread.start()
+        if not self._ready.wait(timeout):
+            raise RuntimeError("emulator did not start in time")
+        if self._error is not None:
+            raise RuntimeError("emulator failed to start") from self._error
+        return self.url
+
+    def _run(self) -> None:
+        loop = asyncio.new_event_loop()
+        self._loop = loop
+        asyncio.set_event_loop(loop)
+        try:
+            self.app = self._factory(self.settings)
+            runner, self.port = loop.run_until_complete(
+                start_site(self.app, self.settings.host, self.settings.port)
+            )
+        except BaseException as exc:  # reported to start()
+            self._error = exc
+            self._ready.set()
+            loop.close()
+            return
+        self._runner = runner
+        self._ready.set()
+        try:
+            loop.run_forever()
+        finally:
+            loop.run_until_complete(runner.cleanup())
+            loop.close()
+
+    def call(self, fn: Callable[[], object]) -> object:
+        """Run `fn` on the server's loop thread and return its result."""
+        assert self._loop is not None
+        future = asyncio.run_coroutine_threadsafe(_call(fn), self._loop)
+        return future.result(10)
+
+    def stop(self) -> None:
+        if self._loop is not None and self._thread is not None and self._thread.is_alive():
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            self._thread.join(10)
+
+    def __enter__(self) -> EmulatorServer:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+
+async def _call(fn: Callable[[], object]) -> object:
+    return fn()

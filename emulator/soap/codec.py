@@ -1,0 +1,297 @@
+"""A lean reader and writer for SEQR payloads, derived once from the spyne models.
+
+At start-up every spyne model and operation is walked into a small `Shape` tree (element
+names, order, kinds, occurrences). Requests are then read with lxml into plain dicts, and
+answers are written straight to text in schema order, with CXF's prefixes. No spyne code runs
+per request: its generic (de)serializer is about ten times slower than this path.
+
+Reading is lenient the way real clients need it (any order, unknown or qualified children
+ignored, `<invoiceVersion/>` read as 0, the 2.9 client's extra fields accepted); writing is
+strict (schema order, nothing undeclared, nulls omitted, required primitives always there).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta, timezone
+from decimal import Decimal, InvalidOperation
+from enum import Enum
+from functools import cache
+from typing import Any
+
+from spyne.model.binary import ByteArray
+from spyne.model.complex import ComplexModelBase
+from spyne.model.enum import EnumBase
+from spyne.model.primitive import DateTime, Integer, Unicode
+from spyne.model.primitive import Decimal as SpyneDecimal
+
+from emulator.soap import types as t
+from emulator.soap.operations import MerchantService
+
+Value = Any  # str | int | Decimal | datetime | bytes | dict | list | None
+
+
+class CodecError(ValueError):
+    """A value that cannot be read as its schema type (CXF: "Unmarshalling Error")."""
+
+
+@dataclass(slots=True)
+class Field:
+    name: str
+    kind: str  # string | int | decimal | datetime | base64 | enum | complex
+    required: bool
+    repeated: bool
+    shape: Shape | None = None
+
+
+@dataclass(slots=True)
+class Shape:
+    name: str
+    fields: list[Field] = field(default_factory=list)
+    by_name: dict[str, Field] = field(default_factory=dict)
+
+    def add(self, f: Field) -> None:
+        self.fields.append(f)
+        self.by_name[f.name] = f
+
+
+def _kind(model: type) -> str:
+    if issubclass(model, ComplexModelBase):
+        return "complex"
+    if issubclass(model, EnumBase):
+        return "enum"
+    if issubclass(model, Integer):
+        return "int"
+    if issubclass(model, SpyneDecimal):
+        return "decimal"
+    if issubclass(model, DateTime):
+        return "datetime"
+    if issubclass(model, ByteArray):
+        return "base64"
+    if issubclass(model, Unicode):
+        return "string"
+    raise TypeError(f"no codec for {model!r}")
+
+
+@cache
+def shape_of(model: type) -> Shape:
+    """The flattened (inherited fields first) element list of a spyne complex model."""
+    shape = Shape(model.get_type_name())
+    for name, member in model.get_flat_type_info(model).items():
+        shape.add(_field(name, member))
+    return shape
+
+
+def _field(name: str, member: type) -> Field:
+    kind = _kind(member)
+    attrs = member.Attributes
+    max_occurs = attrs.max_occurs
+    return Field(
+        name,
+        kind,
+        required=attrs.min_occurs >= 1,
+        repeated=max_occurs is None or float(max_occurs) > 1,
+        shape=shape_of(member) if kind == "complex" else None,
+    )
+
+
+def _extended(base: Shape, extras: list[Field]) -> Shape:
+    """A copy of a shape with request-only fields that later clients send but the WSDL lacks."""
+    shape = Shape(base.name)
+    for f in base.fields:
+        inner = f.shape
+        if inner is not None and inner.name == "invoice":
+            inner = _invoice_in
+        shape.add(Field(f.name, f.kind, f.required, f.repeated, inner))
+    for f in extras:
+        shape.add(f)
+    return shape
+
+
+_invoice_in = _extended(shape_of(t.Invoice), [Field("commitReservationTimeout", "int", False, False)])
+
+
+@dataclass(frozen=True, slots=True)
+class Operation:
+    name: str
+    request: Shape
+    result: Shape
+
+
+def _operations() -> dict[str, Operation]:
+    found: dict[str, Operation] = {}
+    for name, method in MerchantService.public_methods.items():
+        extras = []
+        if name == "commitReservation":  # client 2.9: <amount> before <invoiceReference>
+            extras.append(Field("amount", "complex", False, False, shape_of(t.Amount)))
+        request = _extended(shape_of(method.in_message), extras)
+        result = shape_of(method.out_message._type_info["return"])
+        found[name] = Operation(name, request, result)
+    return found
+
+
+OPERATIONS: dict[str, Operation] = _operations()
+
+
+# --- reading -------------------------------------------------------------------------------
+
+_XSI_NIL = "{http://www.w3.org/2001/XMLSchema-instance}nil"
+_DATETIME = re.compile(
+    r"^\s*(-?\d{4,})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.(\d+))?"
+    r"(Z|[+-]\d{2}:\d{2})?\s*$"
+)
+
+
+def read(element: Any, shape: Shape) -> dict[str, Value]:
+    """Children of `element` by local name (namespace ignored), converted to Python values."""
+    out: dict[str, Value] = {}
+    by_name = shape.by_name
+    for child in element:
+        tag = child.tag
+        if not isinstance(tag, str):
+            continue  # comment or processing instruction
+        local = tag[tag.rfind("}") + 1 :]
+        spec = by_name.get(local)
+        if spec is None:
+            continue
+        value = _read_value(child, spec)
+        if spec.repeated:
+            out.setdefault(local, []).append(value)
+        else:
+            out[local] = value
+    return out
+
+
+def _read_value(element: Any, spec: Field) -> Value:
+    if element.get(_XSI_NIL) in ("true", "1"):
+        return None
+    if spec.shape is not None:
+        return read(element, spec.shape)
+    text = element.text or ""
+    kind = spec.kind
+    if kind == "string" or kind == "enum":
+        return text.strip() if kind == "enum" else text
+    text = text.strip()
+    if not text:
+        return 0 if kind == "int" and spec.required else None
+    try:
+        if kind == "int":
+            return int(text)
+        if kind == "decimal":
+            value = Decimal(text)
+            if not value.is_finite():
+                raise InvalidOperation
+            return value
+        if kind == "datetime":
+            return parse_datetime(text)
+        if kind == "base64":
+            return base64.b64decode(text, validate=False)
+    except (ValueError, InvalidOperation, binascii.Error) as exc:
+        raise CodecError(
+            f"Unmarshalling Error: '{text[:64]}' is not a valid {kind} for <{spec.name}>"
+        ) from exc
+    raise TypeError(kind)
+
+
+def parse_datetime(text: str) -> datetime:
+    """xs:dateTime, with or without fraction and zone (no zone is read as UTC)."""
+    m = _DATETIME.match(text)
+    if m is None:
+        raise ValueError(text)
+    year, month, day, hour, minute, second, frac, zone = m.groups()
+    micro = int((frac or "0")[:6].ljust(6, "0"))
+    tz = UTC
+    if zone and zone != "Z":
+        sign = -1 if zone[0] == "-" else 1
+        tz = timezone(sign * timedelta(hours=int(zone[1:3]), minutes=int(zone[4:6])))
+    return datetime(int(year), int(month), int(day), int(hour), int(minute), int(second), micro, tz)
+
+
+# --- writing -------------------------------------------------------------------------------
+
+_ENVELOPE_HEAD = (
+    '<soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/"><soap:Body>'
+    '<ns2:{op}Response xmlns:ns2="' + t.NAMESPACE + '">'
+)
+_ENVELOPE_TAIL = "</ns2:{op}Response></soap:Body></soap:Envelope>"
+_INVALID_XML_CHARS = dict.fromkeys(
+    [c for c in range(0x20) if c not in (0x09, 0x0A, 0x0D)] + [0xFFFE, 0xFFFF]
+)
+
+
+def escape(text: str) -> str:
+    if "&" in text:
+        text = text.replace("&", "&amp;")
+    if "<" in text:
+        text = text.replace("<", "&lt;")
+    if ">" in text:
+        text = text.replace(">", "&gt;")
+    if not text.isprintable():
+        text = text.translate(_INVALID_XML_CHARS)
+    return text
+
+
+def format_datetime(value: datetime) -> str:
+    """JAXB's java.util.Date form: milliseconds and a numeric offset."""
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    offset = value.utcoffset() or timedelta(0)
+    minutes = int(offset.total_seconds() // 60)
+    sign = "-" if minutes < 0 else "+"
+    minutes = abs(minutes)
+    return (
+        f"{value:%Y-%m-%dT%H:%M:%S}.{value.microsecond // 1000:03d}"
+        f"{sign}{minutes // 60:02d}:{minutes % 60:02d}"
+    )
+
+
+def _text(value: Value) -> str:
+    if isinstance(value, Enum):  # before str: the domain's enums are str subclasses
+        return escape(str(value.value))
+    if isinstance(value, str):
+        return escape(value)
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, Decimal):
+        return format(value, "f")
+    if isinstance(value, datetime):
+        return format_datetime(value)
+    if isinstance(value, bytes):
+        return base64.b64encode(value).decode("ascii")
+    raise TypeError(f"cannot write {type(value).__name__}")
+
+
+def write(parts: list[str], name: str, value: Value, spec: Field) -> None:
+    if spec.shape is None:
+        parts.append(f"<{name}>{_text(value)}</{name}>")
+        return
+    mark = len(parts)
+    parts.append(f"<{name}>")
+    for child in spec.shape.fields:
+        v = value.get(child.name)
+        if v is None:
+            if child.required and child.shape is None:
+                raise ValueError(f"required <{child.name}> missing in <{name}>")
+            continue
+        if child.repeated:
+            for item in v:
+                write(parts, child.name, item, child)
+        else:
+            write(parts, child.name, v, child)
+    if len(parts) == mark + 1:
+        parts[mark] = f"<{name}/>"
+    else:
+        parts.append(f"</{name}>")
+
+
+def envelope(operation: Operation, result: dict[str, Value]) -> bytes:
+    """The whole answer, byte for byte as CXF framed it: soap:/ns2: prefixes, no declaration."""
+    parts = [_ENVELOPE_HEAD.format(op=operation.name)]
+    write(parts, "return", result, Field("return", "complex", False, False, operation.result))
+    parts.append(_ENVELOPE_TAIL.format(op=operation.name))
+    return "".join(parts).encode("utf-8")

@@ -1,0 +1,302 @@
+"""Where SEQR's camelCase wire names meet the domain: one small handler per operation.
+
+Each handler converts the request dict in, calls one backend verb and converts the answer
+out. `SeqrError` becomes `resultCode`/`resultDescription` here and nowhere else.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import Any
+
+from emulator.backend import SeqrBackend
+from emulator.domain.errors import ResultCode, SeqrError
+from emulator.domain.model import (
+    AcknowledgmentMode,
+    Amount,
+    Credentials,
+    CustomerToken,
+    Invoice,
+    InvoiceData,
+    InvoiceRow,
+    InvoiceStatus,
+    PaymentMode,
+)
+
+Dict = dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class CallInfo:
+    """What the transport knows about a call besides its body."""
+
+    default_ack: AcknowledgmentMode | None = None
+
+
+Handler = Callable[[SeqrBackend, Dict, CallInfo], Dict]
+
+SUCCESS: Dict = {"resultCode": 0, "resultDescription": "SUCCESS"}
+
+
+# --- in --------------------------------------------------------------------------------------
+
+
+def credentials(request: Dict) -> Credentials | None:
+    context = request.get("context")
+    if not context:
+        return None
+    principal = context.get("initiatorPrincipalId") or {}
+    return Credentials(
+        _clean(principal.get("id")),
+        _clean(principal.get("type")),
+        _clean(principal.get("userId")),
+        context.get("password"),
+    )
+
+
+def _clean(value: str | None) -> str | None:
+    return value.strip() if isinstance(value, str) else value
+
+
+def amount_in(value: Dict | None) -> Amount | None:
+    if not value:
+        return None
+    number = value.get("value")
+    if number is None:
+        return None
+    return Amount(number, (value.get("currency") or "").strip())
+
+
+def _enum(kind: type, value: str | None, name: str) -> Any:
+    if value is None or value == "":
+        return None
+    try:
+        return kind(value)
+    except ValueError:
+        raise SeqrError(ResultCode.INVALID_INVOICE_DATA, f"unknown {name} {value!r}") from None
+
+
+def invoice_in(value: Dict | None) -> InvoiceData:
+    if value is None:
+        raise SeqrError(ResultCode.INVALID_INVOICE_DATA, "invoice is required")
+    rows = value.get("invoiceRows")
+    return InvoiceData(
+        payment_mode=_enum(PaymentMode, value.get("paymentMode"), "paymentMode"),
+        ack_mode=_enum(AcknowledgmentMode, value.get("acknowledgmentMode"), "acknowledgmentMode"),
+        issue_date=value.get("issueDate"),
+        title=value.get("title"),
+        client_invoice_id=value.get("clientInvoiceId"),
+        rows=None if rows is None else [_row_in(r) for r in rows.get("invoiceRow", ())],
+        total=amount_in(value.get("totalAmount")),
+        cashier_id=value.get("cashierId"),
+        footer=value.get("footer"),
+        back_url=value.get("backURL"),
+        notification_url=value.get("notificationUrl"),
+        commit_reservation_timeout=value.get("commitReservationTimeout"),
+    )
+
+
+def _row_in(row: Dict) -> InvoiceRow:
+    return InvoiceRow(
+        description=row.get("itemDescription"),
+        discount=amount_in(row.get("itemDiscount")),
+        ean=row.get("itemEAN"),
+        quantity=row.get("itemQuantity"),
+        sku=row.get("itemSKU"),
+        tax_rate=row.get("itemTaxRate"),
+        total=amount_in(row.get("itemTotalAmount")),
+        unit=row.get("itemUnit"),
+        unit_price=amount_in(row.get("itemUnitPrice")),
+    )
+
+
+def tokens_in(values: list[Dict] | None) -> list[CustomerToken]:
+    return [
+        CustomerToken(v.get("id"), v.get("value"), v.get("description"), v.get("status") or 0)
+        for v in values or ()
+    ]
+
+
+# --- out -------------------------------------------------------------------------------------
+
+
+def amount_out(value: Amount | None) -> Dict | None:
+    if value is None:
+        return None
+    return {"currency": value.currency, "value": value.value}
+
+
+def invoice_out(data: InvoiceData) -> Dict:
+    """The invoice as the merchant sent it, limited to what the WSDL declares."""
+    mode = data.payment_mode
+    if mode is PaymentMode.RESERVATION_REQUIRED_PRELIMINARY_AMOUNT:
+        mode = PaymentMode.RESERVATION_REQUIRED  # 2.9-only value: WSDL clients cannot read it
+    return {
+        "paymentMode": mode,
+        "acknowledgmentMode": data.ack_mode,
+        "issueDate": data.issue_date,
+        "title": data.title,
+        "clientInvoiceId": data.client_invoice_id,
+        "invoiceRows": None if data.rows is None else {"invoiceRow": [_row_out(r) for r in data.rows]},
+        "totalAmount": amount_out(data.total),
+        "cashierId": data.cashier_id,
+        "footer": data.footer,
+        "backURL": data.back_url,
+        "notificationUrl": data.notification_url,
+    }
+
+
+def _row_out(row: InvoiceRow) -> Dict:
+    return {
+        "itemDescription": row.description,
+        "itemDiscount": amount_out(row.discount),
+        "itemEAN": row.ean,
+        "itemQuantity": row.quantity,
+        "itemSKU": row.sku,
+        "itemTaxRate": row.tax_rate,
+        "itemTotalAmount": amount_out(row.total),
+        "itemUnit": row.unit,
+        "itemUnitPrice": amount_out(row.unit_price),
+    }
+
+
+def _token_out(token: CustomerToken) -> Dict:
+    return {
+        "description": token.description,
+        "id": token.id,
+        "status": token.status,
+        "value": token.value,
+    }
+
+
+def payment_status_out(invoice: Invoice, terminal_name: str | None) -> Dict:
+    out: Dict = {**SUCCESS, "status": invoice.status, "version": invoice.version}
+    tokens = invoice.customer_tokens if invoice.status is not InvoiceStatus.CANCELED else []
+    out["customerTokens"] = {"token": [_token_out(t) for t in tokens]}
+    payment = invoice.payment
+    if invoice.status is InvoiceStatus.PAID and payment is not None:
+        out["ersReference"] = payment.ers_reference
+        out["receipt"] = {
+            "terminalId": invoice.terminal_id,
+            "paymentDate": payment.date,
+            "clientInvoiceId": invoice.data.client_invoice_id,
+            "invoiceReference": invoice.reference,
+            "paymentReference": payment.ers_reference,
+            "payerTerminalId": payment.customer.payer_terminal_id,
+            "receiverName": terminal_name,
+            "invoice": invoice_out(_paid_invoice(invoice)),
+        }
+    return out
+
+
+def _paid_invoice(invoice: Invoice) -> InvoiceData:
+    """A committed preliminary amount shows in the receipt as the invoice's total."""
+    payment = invoice.payment
+    data = invoice.data
+    if payment is None or data.total == payment.amount:
+        return data
+    return replace(data, total=payment.amount)
+
+
+def failure(error: SeqrError, operation: str) -> Dict:
+    out: Dict = {"resultCode": int(error.code), "resultDescription": error.description}
+    if operation == "getPaymentStatus":
+        out["version"] = 0  # a primitive int: JAXB always wrote it
+    return out
+
+
+# --- handlers --------------------------------------------------------------------------------
+
+
+def send_invoice(backend: SeqrBackend, req: Dict, info: CallInfo) -> Dict:
+    made = backend.send_invoice(
+        credentials(req),
+        invoice_in(req.get("invoice")),
+        tokens_in(req.get("tokens")),
+        default_ack=info.default_ack,
+    )
+    return {
+        **SUCCESS,
+        "invoiceQRCode": f"HTTP://SEQR.SE/R{made.reference}",
+        "invoiceReference": made.reference,
+    }
+
+
+def update_invoice(backend: SeqrBackend, req: Dict, info: CallInfo) -> Dict:
+    data = invoice_in(req.get("invoice"))
+    backend.update_invoice(
+        credentials(req), req.get("invoiceReference"), data, tokens_in(req.get("tokens"))
+    )
+    return SUCCESS
+
+
+def get_payment_status(backend: SeqrBackend, req: Dict, info: CallInfo) -> Dict:
+    found = backend.get_payment_status(credentials(req), req.get("invoiceReference"))
+    terminal = backend.terminals.get(found.terminal_id)
+    return payment_status_out(found, terminal.name if terminal else None)
+
+
+def cancel_invoice(backend: SeqrBackend, req: Dict, info: CallInfo) -> Dict:
+    backend.cancel_invoice(credentials(req), req.get("invoiceReference"))
+    return SUCCESS
+
+
+def commit_reservation(backend: SeqrBackend, req: Dict, info: CallInfo) -> Dict:
+    backend.commit_reservation(
+        credentials(req), req.get("invoiceReference"), amount_in(req.get("amount"))
+    )
+    return SUCCESS
+
+
+def submit_payment_receipt(backend: SeqrBackend, req: Dict, info: CallInfo) -> Dict:
+    document = req.get("receiptDocument") or {}
+    made = backend.submit_payment_receipt(
+        credentials(req),
+        req.get("ersReference"),
+        document.get("mimeType"),
+        document.get("receiptType"),
+        document.get("receiptData"),
+    )
+    return {"ersReference": made.ers_reference, **SUCCESS}
+
+
+def refund_payment(backend: SeqrBackend, req: Dict, info: CallInfo) -> Dict:
+    data = req.get("invoice") or {}
+    made = backend.refund_payment(
+        credentials(req),
+        req.get("ersReference"),
+        amount_in(data.get("totalAmount")),
+        data.get("cashierId"),
+    )
+    return {"ersReference": made.ers_reference, **SUCCESS}
+
+
+def benchmarking_nop(backend: SeqrBackend, req: Dict, info: CallInfo) -> Dict:
+    return SUCCESS
+
+
+def unsupported(backend: SeqrBackend, req: Dict, info: CallInfo) -> Dict:
+    raise SeqrError(ResultCode.UNSUPPORTED_OPERATION)
+
+
+HANDLERS: dict[str, Handler] = {
+    "sendInvoice": send_invoice,
+    "updateInvoice": update_invoice,
+    "getPaymentStatus": get_payment_status,
+    "cancelInvoice": cancel_invoice,
+    "commitReservation": commit_reservation,
+    "submitPaymentReceipt": submit_payment_receipt,
+    "refundPayment": refund_payment,
+    "benchmarkingNop": benchmarking_nop,
+}
+"""Operations served; every other operation of the port type answers 91."""
+
+
+def handle(backend: SeqrBackend, operation: str, request: Dict, info: CallInfo) -> Dict:
+    handler = HANDLERS.get(operation, unsupported)
+    try:
+        return handler(backend, request, info)
+    except SeqrError as error:
+        return failure(error, operation)
+

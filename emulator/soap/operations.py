@@ -1,0 +1,169 @@
+"""The operations of the merchant port type, declared as a spyne service.
+
+This declaration is the single source of the operation list, the request wrappers' children
+(names, order, types) and each operation's `return` type. spyne turns it into the WSDL
+(`wsdl.py`) and the codec (`codec.py`) reads it once at start-up to build its lean parsers
+and writers. Requests are never dispatched through spyne: its generic (de)serializer is an
+order of magnitude slower than the HTTP stack and cannot write the prefixes CXF used, so the
+bodies below only state where the real work happens.
+"""
+
+from __future__ import annotations
+
+from spyne import ServiceBase, rpc
+
+from emulator.soap import types as t
+
+CLIENT_SESSION_INFO = "getClientSessionInfo"
+"""Not in the 2013 WSDL (a separate JAX-WS interface in the same namespace); served and
+published here because PHP's SoapClient refuses to call operations its WSDL lacks."""
+
+
+def _declared_only() -> None:
+    raise NotImplementedError("SEQR requests are served by emulator.soap.transport")
+
+
+def _op(*params: type, returns: type):  # type: ignore[no-untyped-def]
+    return rpc(*params, _returns=returns, _body_style="wrapped", _out_variable_name="return")
+
+
+Tokens = t.CustomerToken.customize(max_occurs="unbounded")
+InvoiceVersion = t.Int
+
+
+class MerchantService(ServiceBase):
+    """ERSWSExternalClientService: one method per WSDL operation, in the WSDL's order."""
+
+    @_op(t.ClientContext, t.String, t.Invoice, returns=t.ErswsResponse)
+    def refundPayment(ctx, context, ersReference, invoice):  # noqa: N802, N805
+        _declared_only()
+
+    @_op(t.ClientContext, t.PrincipalId, t.PrincipalId, t.String, returns=t.ErswsResponse)
+    def confirmCustomerRegistration(  # noqa: N802
+        ctx, context, principalId, secondaryPrincipalId, registrationReference  # noqa: N803, N805
+    ):
+        _declared_only()
+
+    @_op(t.ClientContext, t.ParameterMap, returns=t.ErswsMarkTransactionPeriodResponse)
+    def markTransactionPeriod(ctx, context, parameters):  # noqa: N802, N805
+        _declared_only()
+
+    @_op(t.ClientContext, t.String, returns=t.ErswsResponse)
+    def commitReservation(ctx, context, invoiceReference):  # noqa: N802, N803, N805
+        _declared_only()
+
+    @_op(t.ClientContext, t.String, t.String, t.ParameterMap, returns=t.ErswsExecuteReportResponse)
+    def executeReport(ctx, context, reportId, language, parameters):  # noqa: N802, N803, N805
+        _declared_only()
+
+    @_op(t.ClientContext, t.String, t.String, t.String, returns=t.ErswsRegisterTerminalResponse)
+    def registerTerminal(ctx, context, externalTerminalId, password, name):  # noqa: N802, N803, N805
+        _declared_only()
+
+    @_op(t.ClientContext, t.String, returns=t.ErswsResponse)
+    def cancelInvoice(ctx, context, invoiceReference):  # noqa: N802, N803, N805
+        _declared_only()
+
+    @_op(t.ClientContext, t.PrincipalId, returns=t.ErswsPrincipalInformationResponse)
+    def requestPrincipalInformation(ctx, context, principalId):  # noqa: N802, N803, N805
+        _declared_only()
+
+    @_op(t.ClientContext, t.String, t.ReceiptDocument, returns=t.ErswsResponse)
+    def submitPaymentReceipt(ctx, context, ersReference, receiptDocument):  # noqa: N802, N803, N805
+        _declared_only()
+
+    @_op(t.ClientContext, t.String, InvoiceVersion, returns=t.ErswsPaymentStatusResponse)
+    def getPaymentStatus(ctx, context, invoiceReference, invoiceVersion):  # noqa: N802, N803, N805
+        _declared_only()
+
+    @_op(t.ClientContext, returns=t.ErswsResponse)
+    def unregisterTerminal(ctx, context):  # noqa: N802, N805
+        _declared_only()
+
+    @_op(
+        t.ClientContext,
+        t.PrincipalId,
+        t.PrincipalId,
+        t.PrincipalAccountSpecifier,
+        t.PrincipalAccountSpecifier,
+        t.PurchaseOrderRow.customize(max_occurs="unbounded"),
+        returns=t.ErswsPurchaseResponse,
+    )
+    def requestPurchase(  # noqa: N802
+        ctx,  # noqa: N805
+        context,
+        senderPrincipalId,  # noqa: N803
+        receiverPrincipalId,  # noqa: N803
+        senderAccountSpecifier,  # noqa: N803
+        receiverAccountSpecifier,  # noqa: N803
+        purchaseOrder,  # noqa: N803
+    ):
+        _declared_only()
+
+    @_op(t.ClientContext, t.String, t.Invoice, Tokens, returns=t.ErswsResponse)
+    def updateInvoice(ctx, context, invoiceReference, invoice, tokens):  # noqa: N802, N803, N805
+        _declared_only()
+
+    @_op(
+        t.ClientContext,
+        t.PrincipalId,
+        t.PrincipalId,
+        t.PrincipalAccountSpecifier,
+        t.PrincipalAccountSpecifier,
+        t.String,
+        t.Amount,
+        returns=t.ErswsTopupResponse,
+    )
+    def requestTopup(  # noqa: N802
+        ctx,  # noqa: N805
+        context,
+        senderPrincipalId,  # noqa: N803
+        topupPrincipalId,  # noqa: N803
+        senderAccountSpecifier,  # noqa: N803
+        topupAccountSpecifier,  # noqa: N803
+        productId,  # noqa: N803
+        amount,
+    ):
+        _declared_only()
+
+    @_op(t.ClientContext, t.Invoice, Tokens, returns=t.ErswsSendInvoiceResponse)
+    def sendInvoice(ctx, context, invoice, tokens):  # noqa: N802, N805
+        _declared_only()
+
+    @_op(t.ClientContext, t.PrincipalId, t.String, returns=t.ErswsResponse)
+    def changePrincipalPassword(ctx, context, principalId, newPassword):  # noqa: N802, N803, N805
+        _declared_only()
+
+    @_op(
+        t.ClientContext,
+        t.PrincipalId,
+        t.PrincipalId,
+        t.PrincipalAccountSpecifier,
+        t.PrincipalAccountSpecifier,
+        t.String,
+        t.Amount,
+        returns=t.ErswsTransferResponse,
+    )
+    def requestTransfer(  # noqa: N802
+        ctx,  # noqa: N805
+        context,
+        senderPrincipalId,  # noqa: N803
+        receiverPrincipalId,  # noqa: N803
+        senderAccountSpecifier,  # noqa: N803
+        receiverAccountSpecifier,  # noqa: N803
+        productId,  # noqa: N803
+        amount,
+    ):
+        _declared_only()
+
+    @_op(t.ClientContext, t.String, returns=t.ErswsResponse)
+    def assignSeqrId(ctx, context, seqrId):  # noqa: N802, N803, N805
+        _declared_only()
+
+    @_op(returns=t.ErswsResponse)
+    def benchmarkingNop(ctx):  # noqa: N802, N805
+        _declared_only()
+
+    @_op(t.ClientContext, t.String, returns=t.ErswsClientSessionInfoResponse)
+    def getClientSessionInfo(ctx, context, key):  # noqa: N802, N805
+        _declared_only()

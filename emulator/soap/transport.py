@@ -1,0 +1,113 @@
+"""SOAP 1.1 over bytes: envelope in, envelope out. No HTTP framework is imported here.
+
+Requests are parsed by namespace, never by prefix, and dispatched on the first Body child
+whatever the SOAPAction says. Anything that is not a SEQR request we can read (not XML, not
+SOAP 1.1, a DTD, an unknown operation, a value of the wrong type) gets a CXF-style SOAP Fault
+and HTTP 500; business outcomes are normal answers with a result code and HTTP 200.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from lxml import etree
+
+from emulator.backend import SeqrBackend
+from emulator.soap import codec
+from emulator.soap.mapping import CallInfo, handle
+from emulator.soap.types import NAMESPACE
+
+log = logging.getLogger(__name__)
+
+SOAP11_ENV = "http://schemas.xmlsoap.org/soap/envelope/"
+SOAP12_ENV = "http://www.w3.org/2003/05/soap-envelope"
+CONTENT_TYPE = "text/xml;charset=UTF-8"
+_ENVELOPE = f"{{{SOAP11_ENV}}}Envelope"
+_BODY = f"{{{SOAP11_ENV}}}Body"
+_OPERATIONS = {f"{{{NAMESPACE}}}{name}": op for name, op in codec.OPERATIONS.items()}
+
+
+def _parser() -> etree.XMLParser:
+    # No entity expansion, no DTD loading, no network: XML entity tricks go nowhere.
+    return etree.XMLParser(
+        resolve_entities=False,
+        no_network=True,
+        load_dtd=False,
+        dtd_validation=False,
+        huge_tree=False,
+        remove_comments=True,
+        remove_pis=True,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class SoapReply:
+    status: int
+    body: bytes
+    operation: str | None = None
+
+
+class SoapFault(Exception):
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+def fault_body(code: str, message: str) -> bytes:
+    text = codec.escape(message)
+    return (
+        f'<soap:Envelope xmlns:soap="{SOAP11_ENV}"><soap:Body><soap:Fault>'
+        f"<faultcode>soap:{code}</faultcode><faultstring>{text}</faultstring>"
+        "</soap:Fault></soap:Body></soap:Envelope>"
+    ).encode()
+
+
+class SoapEndpoint:
+    """The merchant port: turns request bytes into answer bytes against one backend."""
+
+    def __init__(self, backend: SeqrBackend) -> None:
+        self.backend = backend
+        self._parser = _parser()
+
+    def handle(self, body: bytes, info: CallInfo | None = None) -> SoapReply:
+        try:
+            name, operation, request = self._read(body)
+            result = handle(self.backend, name, request, info or CallInfo())
+            return SoapReply(200, codec.envelope(operation, result), name)
+        except SoapFault as fault:
+            return SoapReply(500, fault_body(fault.code, fault.message))
+        except Exception:  # the server keeps serving whatever a request does
+            log.exception("unexpected error while serving a SOAP request")
+            return SoapReply(500, fault_body("Server", "Internal error in the emulator"))
+
+    def _read(self, body: bytes) -> tuple[str, codec.Operation, dict]:
+        if not body or not body.strip():
+            raise SoapFault("Client", "Empty request body")
+        try:
+            root = etree.fromstring(body, self._parser)
+        except etree.XMLSyntaxError as exc:
+            raise SoapFault("Client", f"Error reading XMLStreamReader: {exc.msg}") from None
+        if root.getroottree().docinfo.doctype:
+            raise SoapFault("Client", "DTDs are not allowed in SOAP messages")
+        if root.tag != _ENVELOPE:
+            if root.tag == f"{{{SOAP12_ENV}}}Envelope":
+                raise SoapFault("VersionMismatch", "SOAP 1.2 is not supported; use SOAP 1.1")
+            raise SoapFault("Client", f"Not a SOAP 1.1 envelope: {root.tag}")
+        body_el = root.find(_BODY)
+        if body_el is None:
+            raise SoapFault("Client", "No SOAP Body in the envelope")
+        payload = next((c for c in body_el if isinstance(c.tag, str)), None)
+        if payload is None:
+            raise SoapFault("Client", "Empty SOAP Body")
+        operation = _OPERATIONS.get(payload.tag)
+        if operation is None:
+            raise SoapFault(
+                "Client", f"Unexpected wrapper element {payload.tag} found. Expected a SEQR operation."
+            )
+        try:
+            request = codec.read(payload, operation.request)
+        except codec.CodecError as exc:
+            raise SoapFault("Client", str(exc)) from None
+        return operation.name, operation, request

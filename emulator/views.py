@@ -1,0 +1,106 @@
+"""JSON-ready views of the domain, shared by the control API and the dashboard.
+
+Amounts are strings (exact decimals), times ISO 8601. Nothing here is a password.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from emulator.domain.model import Amount, Invoice, InvoiceRow
+
+Json = dict[str, Any]
+
+
+def amount(value: Amount | None) -> Json | None:
+    if value is None:
+        return None
+    return {"value": format(value.value, "f"), "currency": value.currency}
+
+
+def _row(row: InvoiceRow) -> Json:
+    return {
+        "description": row.description,
+        "quantity": None if row.quantity is None else format(row.quantity, "f"),
+        "unitPrice": amount(row.unit_price),
+        "totalAmount": amount(row.total),
+        "discount": amount(row.discount),
+        "taxRate": None if row.tax_rate is None else format(row.tax_rate, "f"),
+        "sku": row.sku,
+        "ean": row.ean,
+        "unit": row.unit,
+    }
+
+
+def qr_code(invoice: Invoice) -> str:
+    return f"HTTP://SEQR.SE/R{invoice.reference}"
+
+
+def invoice_summary(invoice: Invoice) -> Json:
+    data = invoice.data
+    return {
+        "reference": invoice.reference,
+        "terminalId": invoice.terminal_id,
+        "status": invoice.status.value,
+        "version": invoice.version,
+        "title": data.title,
+        "clientInvoiceId": data.client_invoice_id,
+        "totalAmount": amount(data.total),
+        "createdAt": invoice.created_at.isoformat(),
+    }
+
+
+def invoice_detail(invoice: Invoice) -> Json:
+    data = invoice.data
+    payment = invoice.payment
+    return {
+        **invoice_summary(invoice),
+        "invoiceQRCode": qr_code(invoice),
+        "deepLink": "seqr://SEQR.SE/R" + invoice.reference,
+        "paymentMode": data.effective_payment_mode.value,
+        "acknowledgmentMode": data.ack_mode.value if data.ack_mode else None,
+        "inProgress": invoice.in_progress,
+        "rows": [_row(r) for r in data.rows or ()],
+        "cashierId": data.cashier_id,
+        "footer": data.footer,
+        "backURL": data.back_url,
+        "notificationUrl": data.notification_url,
+        "customerTokens": [
+            {"id": t.id, "value": t.value, "description": t.description, "status": t.status}
+            for t in invoice.customer_tokens
+        ],
+        "payment": None
+        if payment is None
+        else {
+            "ersReference": payment.ers_reference,
+            "date": payment.date.isoformat(),
+            "amount": amount(payment.amount),
+            "acknowledged": payment.acknowledged,
+            "msisdn": payment.customer.msisdn,
+            "payerTerminalId": payment.customer.payer_terminal_id,
+        },
+        "refunds": [
+            {
+                "ersReference": r.ers_reference,
+                "date": r.date.isoformat(),
+                "amount": amount(r.amount),
+                "cashierId": r.cashier_id,
+            }
+            for r in invoice.refunds
+        ],
+        "refundedTotal": format(invoice.refunded_total, "f"),
+        "receipts": [
+            {
+                "ersReference": r.ers_reference,
+                "for": r.target_reference,
+                "mimeType": r.mime_type,
+                "receiptType": r.receipt_type,
+                "bytes": r.size,
+            }
+            for r in invoice.receipts
+        ],
+        "history": [
+            {"at": h.at.isoformat(), "event": h.event, "status": h.status.value, "version": h.version}
+            for h in invoice.history
+        ],
+    }

@@ -1,0 +1,219 @@
+"""Shared fixtures: real emulators on random loopback ports and real SOAP clients against them.
+
+Every SOAP answer any test receives is validated against the schema of the reference WSDL
+(when it is beside the project); a test whose answers do not validate fails at teardown.
+"""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from aiohttp import web
+from lxml import etree
+
+from emulator.app import create_app
+from emulator.server import EmulatorServer
+from emulator.settings import Settings
+from tests.reference import REFERENCE_DIR, reference_path, reference_schema
+
+SOAP_ENV = "http://schemas.xmlsoap.org/soap/envelope/"
+REFERENCE_BINDING = "{http://external.interfaces.ers.seamless.com/}ERSWSExternalClientServiceServiceSoapBinding"
+TERMINAL = {"id": "ci-terminal-1", "type": "TERMINALID"}
+PASSWORD = "terminal-secret"
+
+
+class SchemaAudit:
+    """Collects SOAP answers that do not validate against the reference schema."""
+
+    def __init__(self) -> None:
+        self.problems: list[str] = []
+        self.checked = 0
+        self.enabled = (REFERENCE_DIR / "ERSWSExternalClientService.wsdl").is_file()
+
+    def check(self, body: bytes) -> None:
+        if not self.enabled:
+            return
+        root = etree.fromstring(body)
+        payload = root.find(f"{{{SOAP_ENV}}}Body")[0]
+        if payload.tag == f"{{{SOAP_ENV}}}Fault":
+            return
+        schema = reference_schema()
+        self.checked += 1
+        if not schema.validate(payload):
+            self.problems.append(f"{payload.tag}: {schema.error_log.last_error}\n{body.decode()}")
+
+    def take(self) -> list[str]:
+        problems, self.problems = self.problems, []
+        return problems
+
+
+def audited_app(audit: SchemaAudit) -> Callable[[Settings], web.Application]:
+    @web.middleware
+    async def validate(request: web.Request, handler: Any) -> web.StreamResponse:
+        response = await handler(request)
+        if request.method == "POST" and isinstance(response, web.Response) and response.body:
+            if not request.path.startswith("/_emulator"):
+                audit.check(bytes(response.body))
+        return response
+
+    def factory(settings: Settings) -> web.Application:
+        app = create_app(settings)
+        app.middlewares.append(validate)
+        return app
+
+    return factory
+
+
+@pytest.fixture(scope="session")
+def schema_audit() -> SchemaAudit:
+    return SchemaAudit()
+
+
+@pytest.fixture(autouse=True)
+def _answers_validate(schema_audit: SchemaAudit) -> Iterator[None]:
+    schema_audit.take()
+    yield
+    problems = schema_audit.take()
+    assert not problems, "answers that do not validate against the reference schema:\n" + "\n".join(
+        problems
+    )
+
+
+@pytest.fixture(scope="session")
+def _session_server(schema_audit: SchemaAudit) -> Iterator[EmulatorServer]:
+    server = EmulatorServer(Settings(port=0), app_factory=audited_app(schema_audit))
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def emulator(_session_server: EmulatorServer) -> EmulatorServer:
+    """The session's emulator, reset to a clean state for this test."""
+    _session_server.backend.reset()
+    return _session_server
+
+
+@pytest.fixture
+def start_emulator(schema_audit: SchemaAudit) -> Iterator[Callable[..., EmulatorServer]]:
+    """Factory: an emulator of its own with the given settings, stopped after the test."""
+    started: list[EmulatorServer] = []
+
+    def go(**overrides: Any) -> EmulatorServer:
+        server = EmulatorServer(
+            Settings(port=0).with_overrides(**overrides), app_factory=audited_app(schema_audit)
+        )
+        server.start()
+        started.append(server)
+        return server
+
+    yield go
+    for server in started:
+        server.stop()
+
+
+# --- SOAP clients ---------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def _zeep_client() -> Any:
+    import zeep
+
+    return zeep.Client(str(reference_path()))
+
+
+@pytest.fixture
+def zeep_service(_zeep_client: Any, emulator: EmulatorServer) -> Any:
+    """zeep built from the reference WSDL, only the address pointing at the emulator."""
+    return _zeep_client.create_service(REFERENCE_BINDING, emulator.soap_url)
+
+
+@pytest.fixture
+def zeep_for(_zeep_client: Any) -> Callable[[EmulatorServer], Any]:
+    return lambda server: _zeep_client.create_service(REFERENCE_BINDING, server.soap_url)
+
+
+@pytest.fixture
+def context() -> dict[str, Any]:
+    return {
+        "clientRequestTimeout": 0,
+        "initiatorPrincipalId": dict(TERMINAL),
+        "password": PASSWORD,
+        "channel": "WS",
+        "clientId": "seqr-emulator tests",
+    }
+
+
+def make_invoice(total: str = "100.00", **extra: Any) -> dict[str, Any]:
+    invoice: dict[str, Any] = {
+        "paymentMode": "IMMEDIATE_DEBIT",
+        "acknowledgmentMode": "NO_ACKNOWLEDGMENT",
+        "title": "Order 1001",
+        "clientInvoiceId": "1001",
+        "invoiceRows": {
+            "invoiceRow": [
+                {
+                    "itemDescription": "T-shirt",
+                    "itemQuantity": "2",
+                    "itemTotalAmount": {"currency": "SEK", "value": total},
+                }
+            ]
+        },
+        "totalAmount": {"currency": "SEK", "value": total},
+        "backURL": "https://shop.example/done?order=1001",
+    }
+    invoice.update(extra)
+    return invoice
+
+
+# --- the control API ------------------------------------------------------------------------
+
+
+class Control:
+    """The emulated customer's buttons, over real HTTP."""
+
+    def __init__(self, base: str) -> None:
+        self.base = base + "/_emulator"
+
+    def request(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
+        data = None if body is None else json.dumps(body).encode()
+        req = urllib.request.Request(self.base + path, data=data, method=method)
+        req.add_header("Content-Type", "application/json")
+        try:
+            with urllib.request.urlopen(req, timeout=10) as resp:
+                return resp.status, json.loads(resp.read() or b"null")
+        except urllib.error.HTTPError as err:
+            return err.code, json.loads(err.read() or b"null")
+
+    def ok(self, method: str, path: str, body: Any = None) -> Any:
+        status, payload = self.request(method, path, body)
+        assert status == 200, (status, payload)
+        return payload
+
+    def pay(self, ref: str, **body: Any) -> Any:
+        return self.ok("POST", f"/invoices/{ref}/pay", body or None)
+
+    def scan(self, ref: str, **body: Any) -> Any:
+        return self.ok("POST", f"/invoices/{ref}/scan", body or None)
+
+    def cancel(self, ref: str) -> Any:
+        return self.ok("POST", f"/invoices/{ref}/cancel")
+
+    def fail(self, ref: str) -> Any:
+        return self.ok("POST", f"/invoices/{ref}/fail")
+
+    def invoice(self, ref: str) -> Any:
+        return self.ok("GET", f"/invoices/{ref}")
+
+    def advance(self, seconds: float) -> Any:
+        return self.ok("POST", "/clock/advance", {"seconds": seconds})
+
+
+@pytest.fixture
+def control(emulator: EmulatorServer) -> Control:
+    return Control(emulator.url)

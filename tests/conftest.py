@@ -56,9 +56,9 @@ def audited_app(audit: SchemaAudit) -> Callable[[Settings], web.Application]:
     @web.middleware
     async def validate(request: web.Request, handler: Any) -> web.StreamResponse:
         response = await handler(request)
-        if request.method == "POST" and isinstance(response, web.Response) and response.body:
-            if not request.path.startswith("/_emulator"):
-                audit.check(bytes(response.body))
+        soap = request.method == "POST" and not request.path.startswith("/_emulator")
+        if soap and isinstance(response, web.Response) and response.content_type == "text/xml":
+            audit.check(bytes(response.body))
         return response
 
     def factory(settings: Settings) -> web.Application:

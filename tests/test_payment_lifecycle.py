@@ -104,7 +104,9 @@ def test_cancel_while_customer_confirms_is_51(zeep_service, context, control):
     ref = send(zeep_service, context).invoiceReference
     control.scan(ref)
     assert zeep_service.cancelInvoice(context=context, invoiceReference=ref).resultCode == 51
-    update = zeep_service.updateInvoice(context=context, invoiceReference=ref, invoice=make_invoice())
+    update = zeep_service.updateInvoice(
+        context=context, invoiceReference=ref, invoice=make_invoice()
+    )
     assert update.resultCode == 48
 
 
@@ -167,7 +169,9 @@ def test_update_invoice_replaces_data_and_bumps_version(zeep_service, context, c
 def test_update_final_invoice_is_10(zeep_service, context, control):
     ref = send(zeep_service, context).invoiceReference
     control.pay(ref)
-    answer = zeep_service.updateInvoice(context=context, invoiceReference=ref, invoice=make_invoice())
+    answer = zeep_service.updateInvoice(
+        context=context, invoiceReference=ref, invoice=make_invoice()
+    )
     assert answer.resultCode == 10
 
 
@@ -230,7 +234,11 @@ def test_submit_payment_receipt(zeep_service, context, control):
     answer = zeep_service.submitPaymentReceipt(
         context=context,
         ersReference=ers,
-        receiptDocument={"mimeType": "text/html", "receiptData": b"<p>Thanks</p>", "receiptType": "PAYMENT_RECEIPT"},
+        receiptDocument={
+            "mimeType": "text/html",
+            "receiptData": b"<p>Thanks</p>",
+            "receiptType": "PAYMENT_RECEIPT",
+        },
     )
     assert answer.resultCode == 0 and len(answer.ersReference) == 25
     view = control.invoice(ref)

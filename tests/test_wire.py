@@ -52,9 +52,12 @@ def test_default_namespace_wrapper_with_unqualified_children(emulator):
 
 @pytest.mark.parametrize("action", [None, '""', "", "sendInvoice", '"urn:whatever"'])
 def test_dispatch_ignores_soap_action(emulator, action):
-    assert post(emulator.soap_url, envelope(send_invoice_xml()), soap_action=action).field(
-        "resultCode"
-    ) == "0"
+    assert (
+        post(emulator.soap_url, envelope(send_invoice_xml()), soap_action=action).field(
+            "resultCode"
+        )
+        == "0"
+    )
 
 
 @pytest.mark.parametrize(
@@ -72,14 +75,17 @@ def test_chunked_body_as_cxf_clients_send(emulator):
 
 
 @pytest.mark.parametrize(
-    "path", ["/extclientproxy/service/v2", "/extclientproxy/service", "/soap/merchant/cashregister-2"]
+    "path",
+    ["/extclientproxy/service/v2", "/extclientproxy/service", "/soap/merchant/cashregister-2"],
 )
 def test_every_documented_path_serves(emulator, path):
     assert post(emulator.url + path, envelope(send_invoice_xml())).field("resultCode") == "0"
 
 
 def test_post_to_the_wsdl_url_is_served_too(emulator):
-    assert post(emulator.soap_url + "?wsdl", envelope(send_invoice_xml())).field("resultCode") == "0"
+    assert (
+        post(emulator.soap_url + "?wsdl", envelope(send_invoice_xml())).field("resultCode") == "0"
+    )
 
 
 def test_lenient_request_shapes(emulator):
@@ -101,10 +107,15 @@ def test_lenient_request_shapes(emulator):
     assert reply.field("resultCode") == "0"
     ref = reply.field("invoiceReference")
     # <invoiceVersion/> empty and absent both read as 0
-    assert post(emulator.soap_url, envelope(status_xml(ref, version="<invoiceVersion/>"))).field(
-        "status"
-    ) == "ISSUED"
-    assert post(emulator.soap_url, envelope(status_xml(ref, version=""))).field("status") == "ISSUED"
+    assert (
+        post(emulator.soap_url, envelope(status_xml(ref, version="<invoiceVersion/>"))).field(
+            "status"
+        )
+        == "ISSUED"
+    )
+    assert (
+        post(emulator.soap_url, envelope(status_xml(ref, version=""))).field("status") == "ISSUED"
+    )
 
 
 def test_commit_reservation_with_client_29_amount(emulator, control):
@@ -144,7 +155,8 @@ def test_schema_audit_catches_a_bad_answer(schema_audit):
     if not schema_audit.enabled:
         pytest.skip("reference WSDL not beside the project")
     bad = (
-        f'<soap:Envelope xmlns:soap="{ENV}"><soap:Body><ns2:cancelInvoiceResponse xmlns:ns2="{SEQR}">'
+        f'<soap:Envelope xmlns:soap="{ENV}"><soap:Body>'
+        f'<ns2:cancelInvoiceResponse xmlns:ns2="{SEQR}">'
         "<return><resultDescription>SUCCESS</resultDescription><resultCode>0</resultCode></return>"
         "</ns2:cancelInvoiceResponse></soap:Body></soap:Envelope>"
     ).encode()

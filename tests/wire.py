@@ -53,8 +53,13 @@ def post(
     path = parts.path + (f"?{parts.query}" if parts.query else "")
     if chunked:
         headers["Transfer-Encoding"] = "chunked"
-        conn.request("POST", path, body=iter(body if not isinstance(body, bytes) else [body]),
-                     headers=headers, encode_chunked=True)
+        conn.request(
+            "POST",
+            path,
+            body=iter(body if not isinstance(body, bytes) else [body]),
+            headers=headers,
+            encode_chunked=True,
+        )
     else:
         conn.request("POST", path, body=body, headers=headers)
     resp = conn.getresponse()
@@ -86,7 +91,9 @@ def send_invoice_xml(prefix: str = "ext", total: str = "10.00", extra: str = "")
     )
 
 
-def status_xml(ref: str, prefix: str = "ext", version: str = "<invoiceVersion>0</invoiceVersion>") -> str:
+def status_xml(
+    ref: str, prefix: str = "ext", version: str = "<invoiceVersion>0</invoiceVersion>"
+) -> str:
     return (
         f"<{prefix}:getPaymentStatus>{context_xml()}<invoiceReference>{ref}</invoiceReference>"
         f"{version}</{prefix}:getPaymentStatus>"

@@ -12,7 +12,6 @@ customer tokens and every accepted updateInvoice, starting at 0.
 from __future__ import annotations
 
 from datetime import datetime
-from decimal import Decimal
 from urllib.parse import urlsplit
 
 from emulator.domain.errors import IllegalMove, ResultCode, SeqrError
@@ -163,7 +162,9 @@ def fail(invoice: Invoice, now: datetime) -> None:
 # --- the merchant's operations -----------------------------------------------------------------
 
 
-def merchant_cancel(invoice: Invoice, now: datetime, reason: str = "canceled by the merchant") -> None:
+def merchant_cancel(
+    invoice: Invoice, now: datetime, reason: str = "canceled by the merchant"
+) -> None:
     status = invoice.status
     if status is S.PAID:
         raise SeqrError(ResultCode.CANNOT_CANCEL_PAID_INVOICE)
@@ -176,9 +177,7 @@ def merchant_cancel(invoice: Invoice, now: datetime, reason: str = "canceled by 
     _close(invoice, S.CANCELED, now, reason)
 
 
-def update(
-    invoice: Invoice, data: InvoiceData, tokens: list[CustomerToken], now: datetime
-) -> None:
+def update(invoice: Invoice, data: InvoiceData, tokens: list[CustomerToken], now: datetime) -> None:
     status = invoice.status
     if status in (S.PAID, S.CANCELED, S.FAILED):
         raise SeqrError(ResultCode.REJECTED_BUSINESS_LOGIC, f"invoice is {status.value}")
@@ -276,5 +275,3 @@ def _close(invoice: Invoice, status: InvoiceStatus, now: datetime, event: str) -
     invoice.in_progress = False
     invoice.awaiting_acknowledgment = False
     _record(invoice, now, event)
-
-

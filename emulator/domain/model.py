@@ -9,10 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
-from enum import Enum
+from enum import StrEnum
 
 
-class InvoiceStatus(str, Enum):
+class InvoiceStatus(StrEnum):
     ISSUED = "ISSUED"
     PAID = "PAID"
     PENDING_ISSUER_ACKNOWLEDGE = "PENDING_ISSUER_ACKNOWLEDGE"
@@ -28,7 +28,7 @@ class InvoiceStatus(str, Enum):
 _FINAL = frozenset({InvoiceStatus.PAID, InvoiceStatus.CANCELED, InvoiceStatus.FAILED})
 
 
-class PaymentMode(str, Enum):
+class PaymentMode(StrEnum):
     IMMEDIATE_DEBIT = "IMMEDIATE_DEBIT"
     RESERVATION_DESIRED = "RESERVATION_DESIRED"
     RESERVATION_REQUIRED = "RESERVATION_REQUIRED"
@@ -40,7 +40,7 @@ class PaymentMode(str, Enum):
         return self is not PaymentMode.IMMEDIATE_DEBIT
 
 
-class AcknowledgmentMode(str, Enum):
+class AcknowledgmentMode(StrEnum):
     NO_ACKNOWLEDGMENT = "NO_ACKNOWLEDGMENT"
     OPTIONAL_ACKNOWLEDGMENT = "OPTIONAL_ACKNOWLEDGMENT"
     REQUIRE_ACKNOWLEDGMENT = "REQUIRE_ACKNOWLEDGMENT"

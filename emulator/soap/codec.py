@@ -111,7 +111,9 @@ def _extended(base: Shape, extras: list[Field]) -> Shape:
     return shape
 
 
-_invoice_in = _extended(shape_of(t.Invoice), [Field("commitReservationTimeout", "int", False, False)])
+_invoice_in = _extended(
+    shape_of(t.Invoice), [Field("commitReservationTimeout", "int", False, False)]
+)
 
 
 @dataclass(frozen=True, slots=True)

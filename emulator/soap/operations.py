@@ -35,49 +35,53 @@ class MerchantService(ServiceBase):
     """ERSWSExternalClientService: one method per WSDL operation, in the WSDL's order."""
 
     @_op(t.ClientContext, t.String, t.Invoice, returns=t.ErswsResponse)
-    def refundPayment(ctx, context, ersReference, invoice):  # noqa: N802, N805
+    def refundPayment(ctx, context, ersReference, invoice):
         _declared_only()
 
     @_op(t.ClientContext, t.PrincipalId, t.PrincipalId, t.String, returns=t.ErswsResponse)
-    def confirmCustomerRegistration(  # noqa: N802
-        ctx, context, principalId, secondaryPrincipalId, registrationReference  # noqa: N803, N805
+    def confirmCustomerRegistration(
+        ctx,
+        context,
+        principalId,
+        secondaryPrincipalId,
+        registrationReference,
     ):
         _declared_only()
 
     @_op(t.ClientContext, t.ParameterMap, returns=t.ErswsMarkTransactionPeriodResponse)
-    def markTransactionPeriod(ctx, context, parameters):  # noqa: N802, N805
+    def markTransactionPeriod(ctx, context, parameters):
         _declared_only()
 
     @_op(t.ClientContext, t.String, returns=t.ErswsResponse)
-    def commitReservation(ctx, context, invoiceReference):  # noqa: N802, N803, N805
+    def commitReservation(ctx, context, invoiceReference):
         _declared_only()
 
     @_op(t.ClientContext, t.String, t.String, t.ParameterMap, returns=t.ErswsExecuteReportResponse)
-    def executeReport(ctx, context, reportId, language, parameters):  # noqa: N802, N803, N805
+    def executeReport(ctx, context, reportId, language, parameters):
         _declared_only()
 
     @_op(t.ClientContext, t.String, t.String, t.String, returns=t.ErswsRegisterTerminalResponse)
-    def registerTerminal(ctx, context, externalTerminalId, password, name):  # noqa: N802, N803, N805
+    def registerTerminal(ctx, context, externalTerminalId, password, name):
         _declared_only()
 
     @_op(t.ClientContext, t.String, returns=t.ErswsResponse)
-    def cancelInvoice(ctx, context, invoiceReference):  # noqa: N802, N803, N805
+    def cancelInvoice(ctx, context, invoiceReference):
         _declared_only()
 
     @_op(t.ClientContext, t.PrincipalId, returns=t.ErswsPrincipalInformationResponse)
-    def requestPrincipalInformation(ctx, context, principalId):  # noqa: N802, N803, N805
+    def requestPrincipalInformation(ctx, context, principalId):
         _declared_only()
 
     @_op(t.ClientContext, t.String, t.ReceiptDocument, returns=t.ErswsResponse)
-    def submitPaymentReceipt(ctx, context, ersReference, receiptDocument):  # noqa: N802, N803, N805
+    def submitPaymentReceipt(ctx, context, ersReference, receiptDocument):
         _declared_only()
 
     @_op(t.ClientContext, t.String, InvoiceVersion, returns=t.ErswsPaymentStatusResponse)
-    def getPaymentStatus(ctx, context, invoiceReference, invoiceVersion):  # noqa: N802, N803, N805
+    def getPaymentStatus(ctx, context, invoiceReference, invoiceVersion):
         _declared_only()
 
     @_op(t.ClientContext, returns=t.ErswsResponse)
-    def unregisterTerminal(ctx, context):  # noqa: N802, N805
+    def unregisterTerminal(ctx, context):
         _declared_only()
 
     @_op(
@@ -89,19 +93,19 @@ class MerchantService(ServiceBase):
         t.PurchaseOrderRow.customize(max_occurs="unbounded"),
         returns=t.ErswsPurchaseResponse,
     )
-    def requestPurchase(  # noqa: N802
-        ctx,  # noqa: N805
+    def requestPurchase(
+        ctx,
         context,
-        senderPrincipalId,  # noqa: N803
-        receiverPrincipalId,  # noqa: N803
-        senderAccountSpecifier,  # noqa: N803
-        receiverAccountSpecifier,  # noqa: N803
-        purchaseOrder,  # noqa: N803
+        senderPrincipalId,
+        receiverPrincipalId,
+        senderAccountSpecifier,
+        receiverAccountSpecifier,
+        purchaseOrder,
     ):
         _declared_only()
 
     @_op(t.ClientContext, t.String, t.Invoice, Tokens, returns=t.ErswsResponse)
-    def updateInvoice(ctx, context, invoiceReference, invoice, tokens):  # noqa: N802, N803, N805
+    def updateInvoice(ctx, context, invoiceReference, invoice, tokens):
         _declared_only()
 
     @_op(
@@ -114,24 +118,24 @@ class MerchantService(ServiceBase):
         t.Amount,
         returns=t.ErswsTopupResponse,
     )
-    def requestTopup(  # noqa: N802
-        ctx,  # noqa: N805
+    def requestTopup(
+        ctx,
         context,
-        senderPrincipalId,  # noqa: N803
-        topupPrincipalId,  # noqa: N803
-        senderAccountSpecifier,  # noqa: N803
-        topupAccountSpecifier,  # noqa: N803
-        productId,  # noqa: N803
+        senderPrincipalId,
+        topupPrincipalId,
+        senderAccountSpecifier,
+        topupAccountSpecifier,
+        productId,
         amount,
     ):
         _declared_only()
 
     @_op(t.ClientContext, t.Invoice, Tokens, returns=t.ErswsSendInvoiceResponse)
-    def sendInvoice(ctx, context, invoice, tokens):  # noqa: N802, N805
+    def sendInvoice(ctx, context, invoice, tokens):
         _declared_only()
 
     @_op(t.ClientContext, t.PrincipalId, t.String, returns=t.ErswsResponse)
-    def changePrincipalPassword(ctx, context, principalId, newPassword):  # noqa: N802, N803, N805
+    def changePrincipalPassword(ctx, context, principalId, newPassword):
         _declared_only()
 
     @_op(
@@ -144,26 +148,26 @@ class MerchantService(ServiceBase):
         t.Amount,
         returns=t.ErswsTransferResponse,
     )
-    def requestTransfer(  # noqa: N802
-        ctx,  # noqa: N805
+    def requestTransfer(
+        ctx,
         context,
-        senderPrincipalId,  # noqa: N803
-        receiverPrincipalId,  # noqa: N803
-        senderAccountSpecifier,  # noqa: N803
-        receiverAccountSpecifier,  # noqa: N803
-        productId,  # noqa: N803
+        senderPrincipalId,
+        receiverPrincipalId,
+        senderAccountSpecifier,
+        receiverAccountSpecifier,
+        productId,
         amount,
     ):
         _declared_only()
 
     @_op(t.ClientContext, t.String, returns=t.ErswsResponse)
-    def assignSeqrId(ctx, context, seqrId):  # noqa: N802, N803, N805
+    def assignSeqrId(ctx, context, seqrId):
         _declared_only()
 
     @_op(returns=t.ErswsResponse)
-    def benchmarkingNop(ctx):  # noqa: N802, N805
+    def benchmarkingNop(ctx):
         _declared_only()
 
     @_op(t.ClientContext, t.String, returns=t.ErswsClientSessionInfoResponse)
-    def getClientSessionInfo(ctx, context, key):  # noqa: N802, N805
+    def getClientSessionInfo(ctx, context, key):
         _declared_only()

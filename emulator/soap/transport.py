@@ -104,7 +104,8 @@ class SoapEndpoint:
         operation = _OPERATIONS.get(payload.tag)
         if operation is None:
             raise SoapFault(
-                "Client", f"Unexpected wrapper element {payload.tag} found. Expected a SEQR operation."
+                "Client",
+                f"Unexpected wrapper element {payload.tag} found. Expected a SEQR operation.",
             )
         try:
             request = codec.read(payload, operation.request)

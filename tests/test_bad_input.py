@@ -1,0 +1,108 @@
+"""Hostile and malformed requests get a SOAP Fault (or 413), never a traceback; serving goes on."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.wire import ENV, SEQR, context_xml, envelope, post, send_invoice_xml
+
+BILLION_LAUGHS = (
+    b'<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol">'
+    b'<!ENTITY lol2 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">'
+    b'<!ENTITY lol3 "&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;">]>'
+    b'<soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/">'
+    b"<soapenv:Body><x>&lol3;</x></soapenv:Body></soapenv:Envelope>"
+)
+XXE = b'<?xml version="1.0"?><!DOCTYPE foo [<!ENTITY xxe SYSTEM "file:///etc/passwd">]>' + envelope(
+    send_invoice_xml().replace("<title>Wire</title>", "<title>&xxe;</title>")
+)
+
+HOSTILE = {
+    "not xml": b"this is not xml at all",
+    "truncated xml": envelope(send_invoice_xml())[:-40],
+    "empty body": b"",
+    "json": b'{"sendInvoice": {}}',
+    "xml but not soap": b"<sendInvoice><invoice/></sendInvoice>",
+    "soap 1.2": (
+        b'<env:Envelope xmlns:env="http://www.w3.org/2003/05/soap-envelope"><env:Body>'
+        b"</env:Body></env:Envelope>"
+    ),
+    "no body": f'<s:Envelope xmlns:s="{ENV}"><s:Header/></s:Envelope>'.encode(),
+    "empty body element": envelope(""),
+    "unknown operation": envelope(f"<ext:stealMoney>{context_xml()}</ext:stealMoney>"),
+    "operation in another namespace": envelope(
+        '<o:sendInvoice xmlns:o="urn:other"><invoice/></o:sendInvoice>'
+    ),
+    "wrong type int": envelope(
+        f"<ext:getPaymentStatus>{context_xml()}<invoiceReference>1</invoiceReference>"
+        "<invoiceVersion>three</invoiceVersion></ext:getPaymentStatus>"
+    ),
+    "wrong type decimal": envelope(send_invoice_xml(total="ten crowns")),
+    "wrong type datetime": envelope(send_invoice_xml(extra="<issueDate>yesterday</issueDate>")),
+    "billion laughs": BILLION_LAUGHS,
+    "external entity": XXE,
+}
+
+
+@pytest.mark.parametrize("name", list(HOSTILE))
+def test_hostile_body_gets_a_fault_and_the_server_keeps_serving(emulator, name):
+    reply = post(emulator.soap_url, HOSTILE[name])
+    assert reply.status == 500, reply.body
+    assert reply.headers["content-type"].startswith("text/xml")
+    code, message = reply.fault
+    assert code in ("soap:Client", "soap:VersionMismatch")
+    assert message and "Traceback" not in message and "/etc/passwd" not in reply.body.decode()
+    assert b"root:" not in reply.body
+    follow_up = post(emulator.soap_url, envelope(send_invoice_xml()))
+    assert follow_up.status == 200 and follow_up.field("resultCode") == "0"
+
+
+def test_wrong_type_fault_names_the_element(emulator):
+    reply = post(emulator.soap_url, HOSTILE["wrong type int"])
+    assert "invoiceVersion" in reply.fault[1]
+
+
+def test_unknown_operation_fault_names_it(emulator):
+    reply = post(emulator.soap_url, HOSTILE["unknown operation"])
+    assert f"{{{SEQR}}}stealMoney" in reply.fault[1]
+
+
+def test_oversized_body_is_413_and_serving_goes_on(start_emulator):
+    server = start_emulator(max_body_bytes=4096)
+    padding = "<clientComment>" + "x" * 8000 + "</clientComment>"
+    big = envelope(send_invoice_xml().replace("<context>", "<context>" + padding))
+    reply = post(server.soap_url, big)
+    assert reply.status == 413
+    assert post(server.soap_url, envelope(send_invoice_xml())).field("resultCode") == "0"
+
+
+def test_chunked_oversized_body_is_413(start_emulator):
+    server = start_emulator(max_body_bytes=4096)
+    chunks = [b"<a>" + b"x" * 1000 + b"</a>" for _ in range(10)]
+    assert post(server.soap_url, chunks, chunked=True).status == 413
+    assert post(server.soap_url, envelope(send_invoice_xml())).status == 200
+
+
+def test_non_utf8_bytes_in_a_declared_utf8_body(emulator):
+    body = envelope(send_invoice_xml()).replace(b"Wire", b"W\xff\xfeire")
+    reply = post(emulator.soap_url, body)
+    assert reply.status == 500 and reply.fault[0] == "soap:Client"
+
+
+def test_latin1_declared_body_is_read(emulator):
+    body = b'<?xml version="1.0" encoding="ISO-8859-1"?>' + envelope(send_invoice_xml()).replace(
+        b"Wire", "Kaffe och bulle f\xf6r tv\xe5".encode("latin-1")
+    )
+    assert post(emulator.soap_url, body).field("resultCode") == "0"
+
+
+def test_control_api_bad_json_is_400(emulator, control):
+    status, body = control.request("POST", "/clock/advance", None)
+    assert status == 400 and "seconds" in body["error"]
+    import urllib.request
+
+    req = urllib.request.Request(control.base + "/invoices/1/pay", data=b"{not json", method="POST")
+    try:
+        urllib.request.urlopen(req, timeout=5)
+    except urllib.error.HTTPError as err:
+        assert err.code in (400, 404)

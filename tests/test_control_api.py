@@ -1,0 +1,105 @@
+"""The emulated customer's control API: what the phone does, and the emulator's own knobs."""
+
+from __future__ import annotations
+
+from tests.conftest import Control, make_invoice
+
+
+def _send(service, context, **extra) -> str:
+    return service.sendInvoice(context=context, invoice=make_invoice(**extra)).invoiceReference
+
+
+def test_list_and_show_invoices(zeep_service, context, control: Control):
+    first = _send(zeep_service, context)
+    second = _send(zeep_service, context, title="Second")
+    listed = control.ok("GET", "/invoices")["invoices"]
+    assert [i["reference"] for i in listed] == [first, second]
+    view = control.invoice(second)
+    assert view["title"] == "Second" and view["status"] == "ISSUED" and view["version"] == 0
+    assert view["invoiceQRCode"] == f"HTTP://SEQR.SE/R{second}"
+    assert view["rows"][0]["description"] == "T-shirt"
+    assert view["totalAmount"] == {"value": "100.00", "currency": "SEK"}
+    assert view["history"][0]["event"] == "issued"
+
+
+def test_pay_answers_with_state_and_back_url(zeep_service, context, control):
+    ref = _send(zeep_service, context)
+    paid = control.pay(ref)
+    assert paid["status"] == "PAID" and paid["version"] == 1
+    assert paid["backURL"] == "https://shop.example/done?order=1001"
+    assert paid["payment"]["ersReference"] and paid["payment"]["acknowledged"] is False
+
+
+def test_reservation_mode_pay_reserves(zeep_service, context, control):
+    ref = _send(zeep_service, context, paymentMode="RESERVATION_REQUIRED")
+    assert control.pay(ref)["status"] == "RESERVED"
+    desired = _send(zeep_service, context, paymentMode="RESERVATION_DESIRED")
+    assert control.pay(desired, reserve=False)["status"] == "PAID"
+
+
+def test_unknown_reference_is_404_with_a_message(control):
+    for action in ("scan", "pay", "cancel", "fail"):
+        status, body = control.request("POST", f"/invoices/12345/{action}")
+        assert status == 404 and "12345" in body["error"]
+    assert control.request("GET", "/invoices/12345")[0] == 404
+
+
+def test_forbidden_moves_are_409(zeep_service, context, control):
+    ref = _send(zeep_service, context)
+    control.pay(ref)
+    for action in ("scan", "pay", "cancel", "fail"):
+        status, body = control.request("POST", f"/invoices/{ref}/{action}")
+        assert status == 409 and "PAID" in body["error"], action
+
+
+def test_scan_marks_the_payment_in_progress(zeep_service, context, control):
+    ref = _send(zeep_service, context)
+    scanned = control.scan(ref)
+    assert scanned["status"] == "ISSUED" and scanned["inProgress"] is True
+    assert scanned["version"] == 0
+
+
+def test_reset_forgets_everything(zeep_service, context, control):
+    ref = _send(zeep_service, context)
+    assert control.ok("POST", "/reset") == {"reset": True}
+    assert control.ok("GET", "/invoices")["invoices"] == []
+    assert control.request("GET", f"/invoices/{ref}")[0] == 404
+
+
+def test_clock_advances_only_forward(control):
+    before = control.ok("GET", "/clock")["now"]
+    after = control.advance(3600)["now"]
+    assert after > before
+    status, body = control.request("POST", "/clock/advance", {"seconds": -1})
+    assert status == 400 and "seconds" in body["error"]
+
+
+def test_concurrent_payments_of_one_invoice_succeed_once(zeep_service, context, control):
+    from concurrent.futures import ThreadPoolExecutor
+
+    ref = _send(zeep_service, context)
+    with ThreadPoolExecutor(8) as pool:
+        statuses = list(
+            pool.map(lambda _: control.request("POST", f"/invoices/{ref}/pay")[0], range(8))
+        )
+    assert sorted(statuses) == [200] + [409] * 7
+
+
+def test_concurrent_refunds_never_exceed_the_payment(zeep_service, context, control):
+    from concurrent.futures import ThreadPoolExecutor
+
+    ref = _send(zeep_service, context, total="100.00")
+    control.pay(ref)
+    ers = control.invoice(ref)["payment"]["ersReference"]
+
+    def refund(_: int) -> int:
+        return zeep_service.refundPayment(
+            context=context,
+            ersReference=ers,
+            invoice={"totalAmount": {"currency": "SEK", "value": "30.00"}},
+        ).resultCode
+
+    with ThreadPoolExecutor(8) as pool:
+        codes = list(pool.map(refund, range(8)))
+    assert sorted(codes) == [0, 0, 0] + [98] * 5
+    assert control.invoice(ref)["refundedTotal"] == "90.00"

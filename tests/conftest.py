@@ -6,6 +6,7 @@ Every SOAP answer any test receives is validated against the schema of the refer
 
 from __future__ import annotations
 
+import functools
 import json
 import urllib.error
 import urllib.request
@@ -27,6 +28,18 @@ TERMINAL = {"id": "ci-terminal-1", "type": "TERMINALID"}
 PASSWORD = "terminal-secret"
 
 
+OWN_ONLY = frozenset({"getClientSessionInfoResponse"})
+
+
+@functools.cache
+def own_schema() -> etree.XMLSchema:
+    """The schema of the emulator's own published types document."""
+    from emulator.soap.wsdl import render_types
+
+    document = etree.fromstring(render_types())
+    return etree.XMLSchema(document.find(".//{http://www.w3.org/2001/XMLSchema}schema"))
+
+
 class SchemaAudit:
     """Collects SOAP answers that do not validate against the reference schema."""
 
@@ -42,7 +55,9 @@ class SchemaAudit:
         payload = root.find(f"{{{SOAP_ENV}}}Body")[0]
         if payload.tag == f"{{{SOAP_ENV}}}Fault":
             return
-        schema = reference_schema()
+        # getClientSessionInfo is not in the 2013 WSDL: its answers are held to our own schema.
+        local = payload.tag.rsplit("}", 1)[-1]
+        schema = own_schema() if local in OWN_ONLY else reference_schema()
         self.checked += 1
         if not schema.validate(payload):
             self.problems.append(f"{payload.tag}: {schema.error_log.last_error}\n{body.decode()}")

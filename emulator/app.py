@@ -13,10 +13,11 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from emulator import control
+from emulator import app_api, control, dashboard
 from emulator.backend import SeqrBackend
 from emulator.clock import Clock
 from emulator.domain.model import AcknowledgmentMode
+from emulator.notifier import Notifier
 from emulator.settings import Settings
 from emulator.soap import wsdl
 from emulator.soap.mapping import CallInfo
@@ -26,6 +27,7 @@ log = logging.getLogger(__name__)
 
 SOAP = web.AppKey("soap", SoapEndpoint)
 SETTINGS = web.AppKey("settings", Settings)
+NOTIFIER = web.AppKey("notifier", Notifier)
 SWEEP_INTERVAL = 0.25  # real seconds between checks of the deadline heap
 _XML_HEADERS = {"Content-Type": CONTENT_TYPE}
 
@@ -52,7 +54,13 @@ def create_app(settings: Settings | None = None, backend: SeqrBackend | None = N
         app.router.add_route("GET", path, serve_wsdl)
         app.router.add_route("POST", path, serve_soap)
     control.add_routes(app)
+    app_api.add_routes(app)
+    notifier = Notifier(backend, settings)
+    app[NOTIFIER] = notifier
+    app[control.JOURNAL] = notifier.journal
+    dashboard.setup(app, backend, notifier)
     app.cleanup_ctx.append(_deadline_sweeper)
+    app.cleanup_ctx.append(notifier.lifespan)
     return app
 
 

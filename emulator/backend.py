@@ -19,10 +19,14 @@ import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 
 from emulator.clock import Clock, IdFactory
 from emulator.domain import invoice as rules
-from emulator.domain.errors import NotFound, ResultCode, SeqrError
+from emulator.domain import reports
+from emulator.domain import services as ext
+from emulator.domain import terminals as tills
+from emulator.domain.errors import IllegalMove, NotFound, ResultCode, SeqrError
 from emulator.domain.model import (
     AcknowledgmentMode,
     Amount,
@@ -62,6 +66,7 @@ class SeqrBackend:
         self.ids = IdFactory(self.clock, settings.seed)
         self.lock = threading.RLock()
         self._listeners: list[Listener] = []
+        self._reset_hooks: list[Callable[[], None]] = []
         self._init_state()
 
     def _init_state(self) -> None:
@@ -72,16 +77,29 @@ class SeqrBackend:
         self.resellers: dict[tuple[str, str], Reseller] = {}
         self._deadlines: list[tuple[float, int, str, str]] = []
         self._deadline_seq = 0
+        self.seqr_ids: dict[str, str] = {}  # seqrId -> terminalId (the static QR stickers)
+        self.ledger = reports.Ledger()  # transaction periods per shop and per terminal
         for t in self.settings.terminals:
             self.terminals[t.id] = Terminal(t.id, t.password, t.name)
         for r in self.settings.resellers:
             self.resellers[(r.id, r.user_id)] = Reseller(r.id, r.user_id, r.password)
+        self.services = ext.Registry()  # external services and their customer sessions
+        for s in self.settings.services:
+            self.services.define(
+                ext.define(s.id, s.order_url, s.success_url, s.failure_url, s.cancel_url)
+            )
 
     def reset(self) -> None:
         """Forget every invoice and terminal; keep the clock, the seed and the listeners."""
         with self.lock:
             self._init_state()
             self.ids.reset()
+        for hook in self._reset_hooks:
+            hook()
+
+    def on_reset(self, hook: Callable[[], None]) -> None:
+        """Call `hook` after every reset, so records kept beside the backend are forgotten too."""
+        self._reset_hooks.append(hook)
 
     def subscribe(self, listener: Listener) -> None:
         self._listeners.append(listener)
@@ -254,6 +272,7 @@ class SeqrBackend:
                 raise SeqrError(ResultCode.INVALID_ERS_REFERENCE, "not a payment reference")
             made = rules.refund(found, amount, self.clock.now(), self.ids.ers_reference(), cashier)
             self.payments[made.ers_reference] = found.reference
+            self._record_transaction(found, made.ers_reference, -made.amount.value, cashier)
         self._emit("refunded", found)
         return made
 
@@ -275,11 +294,25 @@ class SeqrBackend:
             self.run_due()
             return list(self.invoices.values())
 
-    def scan(self, reference: str, tokens: Iterable[CustomerToken] = ()) -> Invoice:
+    def scan(
+        self,
+        reference: str,
+        tokens: Iterable[CustomerToken] = (),
+        *,
+        session_token: str | None = None,
+    ) -> Invoice:
+        """The customer opens the invoice; inside a service session it is tied to the session
+        and paid as the session's customer (the one getClientSessionInfo named)."""
         with self.lock:
             found = self.invoice(reference)
             before = found.version
-            rules.scan(found, found.customer or self.customer(), list(tokens), self.clock.now())
+            session = None if session_token is None else self.session(session_token)
+            if session is not None:
+                self.services.check_tie(session, reference, self.clock.now(), self._lifetime)
+            customer = session.customer if session else found.customer or self.customer()
+            rules.scan(found, customer, list(tokens), self.clock.now())
+            if session is not None:
+                self.services.tie(session, reference)
         self._emit("scanned" if found.version == before else "pending", found)
         return found
 
@@ -292,6 +325,7 @@ class SeqrBackend:
                 self._reserved(found)
             else:
                 self._paid(found)
+            self._conclude_session(found)
         self._emit(found.status.value.lower(), found)
         return found
 
@@ -299,6 +333,7 @@ class SeqrBackend:
         with self.lock:
             found = self.invoice(reference)
             rules.customer_cancel(found, self.clock.now())
+            self._conclude_session(found)
         self._emit("canceled", found)
         return found
 
@@ -306,8 +341,232 @@ class SeqrBackend:
         with self.lock:
             found = self.invoice(reference)
             rules.fail(found, self.clock.now())
+            self._conclude_session(found)
         self._emit("failed", found)
         return found
+
+    # --- external services (protocol §7.3) -----------------------------------------------------
+
+    @property
+    def _lifetime(self) -> float:
+        return self.settings.session_lifetime
+
+    def define_service(self, definition: ext.ServiceDefinition) -> bool:
+        """Add or replace a service; True when it is new."""
+        with self.lock:
+            return self.services.define(definition)
+
+    def delete_service(self, service_id: str) -> ext.ServiceDefinition:
+        with self.lock:
+            return self.services.delete(service_id)
+
+    def service(self, service_id: str) -> ext.ServiceDefinition:
+        with self.lock:
+            return self.services.get(service_id)
+
+    def list_services(self) -> list[ext.ServiceDefinition]:
+        with self.lock:
+            return self.services.definitions()
+
+    def open_session(
+        self,
+        service_id: str,
+        parameters: tuple[tuple[str, str], ...],
+        customer: Customer | None = None,
+    ) -> ext.CustomerSession:
+        """The app scanned `HTTP://SEQR.SE/000/<id>?...`: a new token for a simulated customer."""
+        with self.lock:
+            definition = self.services.get(service_id)
+            now = self.clock.now()
+            self.services.forget_expired(now, self._lifetime)
+            return self.services.open(
+                definition, parameters, customer or self.customer(), now, self.ids.digits(8)
+            )
+
+    def session(self, token: str) -> ext.CustomerSession:
+        with self.lock:
+            found = self.services.session(token)
+            if found is None:
+                raise NotFound(f"no session {token!r}")
+            return found
+
+    def close_session(self, token: str) -> ext.CustomerSession:
+        """SEQR-ACTION://WIZARD/CANCEL: the service page gives up; the app shows the cancel page."""
+        with self.lock:
+            found = self.session(token)
+            ext.close(found)
+            return found
+
+    def client_session_info(
+        self, creds: Credentials | None, key: str | None
+    ) -> list[tuple[str, str]]:
+        """getClientSessionInfo: 63 for an unknown token, 60 once past `session_lifetime`."""
+        with self.lock:
+            self.run_due()
+            self.terminal(creds)
+            found = self.services.session(key)
+            return ext.client_info(found, self.clock.now(), self._lifetime)
+
+    def next_page(self, reference: str) -> str | None:
+        """The URL the app opens after the customer acted on the invoice: the service session's
+        success/failure/cancel page when the invoice is tied to one, else its backURL; None
+        while the invoice still waits for the customer."""
+        with self.lock:
+            found = self.invoice(reference)
+            if found.status in (InvoiceStatus.ISSUED, InvoiceStatus.PENDING_ISSUER_ACKNOWLEDGE):
+                return None
+            session = self.services.for_invoice(found.reference)
+            return found.data.back_url if session is None else ext.next_url(session)
+
+    def _conclude_session(self, found: Invoice) -> None:
+        session = self.services.for_invoice(found.reference)
+        if session is not None:
+            ext.conclude(session, found.status)
+
+    # --- cash-register terminals, static QR codes and reconciliation ---------------------------
+
+    def register_terminal(
+        self,
+        creds: Credentials | None,
+        external_id: str | None,
+        password: str | None,
+        name: str | None,
+    ) -> Terminal:
+        """registerTerminal: a new cash register in the authenticated reseller's shop."""
+        with self.lock:
+            self.run_due()
+            reseller = self.reseller(creds)
+            terminal_id = self.ids.hex_id(32)
+            while terminal_id in self.terminals or terminal_id in self.removed_terminals:
+                terminal_id = self.ids.hex_id(32)
+            made = tills.register(terminal_id, reseller.id, external_id, password, name)
+            self.terminals[terminal_id] = made
+            return made
+
+    def unregister_terminal(self, creds: Credentials | None) -> Terminal:
+        """The terminal in the context is gone for good: 29 from now on, even unstrict.
+
+        Its unpaid open invoice is canceled (nobody is left to poll it) and its sticker freed.
+        """
+        with self.lock:
+            self.run_due()
+            terminal = self.terminal(creds)
+            self._cancel_open_invoice(terminal, self.clock.now())
+            tills.release_seqr_id(terminal, self.seqr_ids)
+            terminal.active = False
+            del self.terminals[terminal.id]
+            self.removed_terminals.add(terminal.id)
+            shop = self._shop_of(terminal)
+            if shop is not None:
+                self.ledger.forget_terminal(shop, terminal.id)
+            return terminal
+
+    def assign_seqr_id(self, creds: Credentials | None, seqr_id: str | None) -> Terminal:
+        with self.lock:
+            self.run_due()
+            terminal = self.terminal(creds)
+            tills.assign_seqr_id(terminal, seqr_id, self.seqr_ids)
+            return terminal
+
+    def mark_transaction_period(
+        self, creds: Credentials | None, terminal_id: str | None = None
+    ) -> reports.Period:
+        """Close the shop's period, or one terminal's (10 for a terminal not in this shop)."""
+        with self.lock:
+            self.run_due()
+            shop = self.reseller(creds).id
+            if terminal_id:
+                found = self.terminals.get(terminal_id)
+                if found is None or self._shop_of(found) != shop:
+                    raise SeqrError(ResultCode.REJECTED_BUSINESS_LOGIC, "no such terminal here")
+            period_id = self.ids.ers_reference()
+            return self.ledger.mark(shop, terminal_id or None, period_id, self.clock.now())
+
+    def execute_report(
+        self,
+        creds: Credentials | None,
+        report_id: str | None,
+        period_id: str | None,
+        terminal_id: str | None = None,
+    ) -> reports.Report:
+        with self.lock:
+            self.run_due()
+            shop = self.reseller(creds).id
+            kind = reports.report_kind(report_id)
+            if not period_id:
+                raise SeqrError(ResultCode.REJECTED_BUSINESS_LOGIC, "transactionPeriodId missing")
+            now = self.clock.now()
+            period = reports.ready_period(
+                kind,
+                self.ledger.period(period_id.strip()),
+                shop,
+                terminal_id,
+                now,
+                self.settings.report_delay,
+            )
+            return reports.build(kind, period, now)
+
+    def list_terminals(self) -> list[Terminal]:
+        with self.lock:
+            return list(self.terminals.values())
+
+    def terminal_info(self, terminal_id: str) -> Terminal:
+        with self.lock:
+            found = self.terminals.get(terminal_id)
+            if found is None:
+                raise NotFound(f"no terminal {terminal_id}")
+            return found
+
+    def open_invoice_at(self, seqr_id: str) -> Invoice:
+        """The invoice a customer reaches by scanning a till's sticker `HTTP://SEQR.SE/Q<id>`."""
+        with self.lock:
+            self.run_due()
+            found = self.terminals.get(self.seqr_ids.get(seqr_id.strip(), ""))
+            if found is None:
+                raise NotFound(f"no terminal has the SEQR id {seqr_id}")
+            invoice = self.invoices.get(found.open_invoice or "")
+            if invoice is None or invoice.status not in (
+                InvoiceStatus.ISSUED,
+                InvoiceStatus.PENDING_ISSUER_ACKNOWLEDGE,
+            ):
+                raise IllegalMove("the till has no open invoice: the app waits for an amount")
+            return invoice
+
+    def invoice_for_qr(self, code: str) -> Invoice:
+        """What a scanned SEQR code leads to: `R<invoiceReference>` or a till's `Q<seqrId>`."""
+        parsed = tills.parse_qr(code)
+        if parsed is None:
+            raise NotFound(f"{code!r} is not a SEQR invoice or terminal QR code")
+        kind, value = parsed
+        return self.invoice(value) if kind == "R" else self.open_invoice_at(value)
+
+    def _shop_of(self, terminal: Terminal | None) -> str | None:
+        """A registered till's reseller; configured and auto-registered terminals belong to
+        the first configured reseller (the public test shop by default)."""
+        if terminal is not None and terminal.reseller_id:
+            return terminal.reseller_id
+        resellers = self.settings.resellers
+        return resellers[0].id if resellers else None
+
+    def _record_transaction(
+        self, invoice: Invoice, ers_reference: str, amount: Decimal, cashier: str | None
+    ) -> None:
+        shop = self._shop_of(self.terminals.get(invoice.terminal_id))
+        if shop is None:
+            return
+        made = reports.Transaction(
+            ers_reference, invoice.terminal_id, cashier, amount, self.clock.now()
+        )
+        self.ledger.record(shop, made)
+
+    def _record_reversal(self, invoice: Invoice) -> None:
+        """A reversed payment gives back what was not refunded yet, in the current period."""
+        payment = invoice.payment
+        if payment is None:
+            return
+        left = payment.amount.value - invoice.refunded_total
+        if left > 0:
+            self._record_transaction(invoice, payment.ers_reference, -left, invoice.data.cashier_id)
 
     # --- time --------------------------------------------------------------------------------
 
@@ -337,6 +596,7 @@ class SeqrBackend:
                     continue
                 now = self.clock.now()
                 if kind == "ack" and rules.reverse_unacknowledged(found, now):
+                    self._record_reversal(found)
                     self._emit("reversed", found)
                     applied += 1
                 elif kind == "reservation" and rules.expire_reservation(found, now):
@@ -352,6 +612,10 @@ class SeqrBackend:
     def _paid(self, found: Invoice) -> None:
         assert found.payment is not None
         self.payments[found.payment.ers_reference] = found.reference
+        payment = found.payment
+        self._record_transaction(
+            found, payment.ers_reference, payment.amount.value, found.data.cashier_id
+        )
         if self.settings.ack_window > 0:
             self._schedule(self.settings.ack_window, "ack", found.reference)
 

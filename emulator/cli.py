@@ -1,7 +1,7 @@
 """`seqr-emulator`: serve, and regenerate the published WSDL.
 
-Flags override `SEQR_EMULATOR_*` environment variables, which override the defaults in
-`settings.py`.
+Flags override `SEQR_EMULATOR_*` environment variables, which override the `--config` file,
+which overrides the defaults in `settings.py`.
 """
 
 from __future__ import annotations
@@ -12,7 +12,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from emulator.settings import Settings
+from emulator.domain import services
+from emulator.settings import ConfigError, Settings, load_config
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -55,6 +56,18 @@ def _parser() -> argparse.ArgumentParser:
         default=None,
         help="time stands still (moved only by POST /_emulator/clock/advance)",
     )
+    serve.add_argument(
+        "--config",
+        type=Path,
+        metavar="FILE",
+        help="TOML file: settings by name and [[services]] (external service definitions)",
+    )
+    serve.add_argument(
+        "--session-lifetime",
+        type=float,
+        metavar="SECONDS",
+        help="External Service tokens expire (60) after this; 0 never (default 600)",
+    )
 
     published = commands.add_parser("wsdl", help="write the published WSDL documents")
     published.add_argument("--out", type=Path, default=Path("wsdl"), help="folder (default wsdl/)")
@@ -69,18 +82,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         for path in write_published(args.out):
             print(path)
         return 0
-    settings = Settings.from_env().with_overrides(
-        host=args.host,
-        port=args.port,
-        seed=args.seed,
-        ack_window=args.ack_window,
-        strict_terminals=args.strict_terminals,
-        cashregister_requires_ack=args.cashregister_requires_ack,
-        max_body_bytes=args.max_body_bytes,
-        clock_scale=args.clock_scale,
-        clock_start=args.clock_start,
-        freeze_clock=args.freeze_clock,
-    )
+    try:
+        settings = settings_from(args)
+    except ValueError as exc:  # a ConfigError names the file and the key
+        print(f"seqr-emulator: {exc}", file=sys.stderr)
+        return 2
     from emulator.server import serve_forever
 
     def announce(line: str) -> None:
@@ -92,6 +98,33 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"seqr-emulator: cannot serve: {exc}", file=sys.stderr)
         return 1
     return 0
+
+
+def settings_from(args: argparse.Namespace) -> Settings:
+    """`serve`'s flags over the environment over the `--config` file over the defaults.
+
+    Service definitions in the file are checked here, so a bad one stops the start with the
+    file's name instead of failing inside the server."""
+    base = load_config(args.config) if args.config else None
+    if base is not None:
+        for i, s in enumerate(base.services):
+            try:
+                services.define(s.id, s.order_url, s.success_url, s.failure_url, s.cancel_url)
+            except services.InvalidService as exc:
+                raise ConfigError(f"{args.config}: services[{i}]: {exc}") from None
+    return Settings.from_env(base=base).with_overrides(
+        session_lifetime=args.session_lifetime,
+        host=args.host,
+        port=args.port,
+        seed=args.seed,
+        ack_window=args.ack_window,
+        strict_terminals=args.strict_terminals,
+        cashregister_requires_ack=args.cashregister_requires_ack,
+        max_body_bytes=args.max_body_bytes,
+        clock_scale=args.clock_scale,
+        clock_start=args.clock_start,
+        freeze_clock=args.freeze_clock,
+    )
 
 
 if __name__ == "__main__":

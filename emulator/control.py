@@ -6,6 +6,7 @@ JSON in one middleware: 404 for an unknown reference, 409 for a move the rules f
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -15,10 +16,13 @@ from aiohttp import web
 from emulator.backend import SeqrBackend
 from emulator.domain.errors import IllegalMove, NotFound
 from emulator.domain.model import CustomerToken
-from emulator.views import invoice_detail, invoice_summary
+from emulator.domain.terminals import static_qr
+from emulator.journal import NotificationJournal
+from emulator.views import attempt, invoice_detail, invoice_summary, terminal_view
 
 PREFIX = "/_emulator"
 BACKEND = web.AppKey("backend", SeqrBackend)
+JOURNAL = web.AppKey("notification_journal", NotificationJournal)
 
 
 class BadRequest(Exception):
@@ -66,16 +70,70 @@ def _backend(request: web.Request) -> SeqrBackend:
 
 def _after_app_action(backend: SeqrBackend, reference: str) -> web.Response:
     invoice = backend.invoice(reference)
-    return web.json_response({**invoice_detail(invoice), "backURL": invoice.data.back_url})
+    view = invoice_detail(invoice)
+    # `open`: the page the app goes to now (a service session's next page, else backURL).
+    return web.json_response(
+        {**view, "backURL": invoice.data.back_url, "open": backend.next_page(reference)}
+    )
+
+
+def _limit(request: web.Request) -> int | None:
+    raw = request.query.get("limit")
+    if raw is None:
+        return None
+    if not raw.isdigit():
+        raise BadRequest("limit must be a non-negative integer")
+    return int(raw)
 
 
 async def list_invoices(request: web.Request) -> web.Response:
+    """Oldest first; `?limit=N` keeps the N newest."""
     invoices = _backend(request).list_invoices()
+    limit = _limit(request)
+    if limit is not None:
+        invoices = invoices[len(invoices) - limit :] if limit else []
     return web.json_response({"invoices": [invoice_summary(i) for i in invoices]})
 
 
 async def get_invoice(request: web.Request) -> web.Response:
-    return web.json_response(invoice_detail(_backend(request).invoice(request.match_info["ref"])))
+    """The invoice with the notification attempts made for it."""
+    ref = request.match_info["ref"]
+    attempts = request.app[JOURNAL].for_invoice(ref) if JOURNAL in request.app else []
+    view = invoice_detail(_backend(request).invoice(ref))
+    return web.json_response({**view, "notifications": [attempt(a) for a in attempts]})
+
+
+async def list_notifications(request: web.Request) -> web.Response:
+    """Every recorded notification attempt, oldest first; `?invoice=REF`, `?limit=N` narrow it."""
+    journal = request.app[JOURNAL]
+    ref = request.query.get("invoice")
+    found = journal.for_invoice(ref) if ref else journal.recent()
+    limit = _limit(request)
+    if limit is not None:
+        found = found[len(found) - limit :] if limit else []
+    return web.json_response({"notifications": [attempt(a) for a in found], "total": journal.total})
+
+
+async def invoice_qr(request: web.Request) -> web.Response:
+    """The invoice's `invoiceQRCode` as an image; drawn on first request, off the loop."""
+    from emulator import qr
+
+    found = _backend(request).invoice(request.match_info["ref"])
+    text = qr.payload(found.reference)
+    if request.match_info["format"] == "svg":
+        body, kind = await asyncio.to_thread(qr.render_svg, text), "image/svg+xml"
+    else:
+        body, kind = await asyncio.to_thread(qr.render_png, text), "image/png"
+    headers = {"Cache-Control": "max-age=3600"}  # an invoice's code never changes
+    return web.Response(body=body, content_type=kind, headers=headers)
+
+
+async def lookup_code(request: web.Request) -> web.Response:
+    """What the app opens for a scanned code (`?code=HTTP://SEQR.SE/R...` or `seqr://...`)."""
+    code = request.query.get("code", "")
+    if not code.strip():
+        raise BadRequest("code is required")
+    return web.json_response(invoice_detail(_backend(request).invoice_for_qr(code)))
 
 
 def _tokens(body: dict[str, Any]) -> list[CustomerToken]:
@@ -119,6 +177,41 @@ async def fail(request: web.Request) -> web.Response:
     return _after_app_action(backend, ref)
 
 
+async def list_terminals(request: web.Request) -> web.Response:
+    terminals = _backend(request).list_terminals()
+    return web.json_response({"terminals": [terminal_view(t) for t in terminals]})
+
+
+async def get_terminal(request: web.Request) -> web.Response:
+    found = _backend(request).terminal_info(request.match_info["id"])
+    return web.json_response(terminal_view(found))
+
+
+async def terminal_qr_png(request: web.Request) -> web.Response:
+    """The till's printed sticker: `HTTP://SEQR.SE/Q<seqrId>` as a QR image."""
+    from emulator import qr
+
+    found = _backend(request).terminal_info(request.match_info["id"])
+    if found.seqr_id is None:
+        raise NotFound(f"terminal {found.id} has no SEQR id (assignSeqrId)")
+    body = await asyncio.to_thread(qr.render_png, static_qr(found.seqr_id))
+    return web.Response(body=body, content_type="image/png")  # no cache: ids can be reassigned
+
+
+async def scan_static_qr(request: web.Request) -> web.Response:
+    """The customer scans a till's sticker and reaches its open invoice; `pay` confirms too."""
+    backend = _backend(request)
+    body = await _json(request)
+    pay_too = body.get("pay", False)
+    if not isinstance(pay_too, bool):
+        raise BadRequest("pay must be true or false")
+    ref = backend.open_invoice_at(request.match_info["seqr_id"]).reference
+    backend.scan(ref, _tokens(body))
+    if pay_too:
+        backend.pay(ref)
+    return _after_app_action(backend, ref)
+
+
 async def reset(request: web.Request) -> web.Response:
     _backend(request).reset()
     return web.json_response({"reset": True})
@@ -139,7 +232,8 @@ async def advance_clock(request: web.Request) -> web.Response:
 
 
 async def health(request: web.Request) -> web.Response:
-    return web.json_response({"status": "ok"})
+    """Liveness, plus the invoice count (O(1)) that scripts and the benchmark wait on."""
+    return web.json_response({"status": "ok", "invoices": len(_backend(request).invoices)})
 
 
 def add_routes(app: web.Application) -> None:
@@ -151,6 +245,13 @@ def add_routes(app: web.Application) -> None:
     app.router.add_post(f"{p}/invoices/{{ref}}/pay", pay)
     app.router.add_post(f"{p}/invoices/{{ref}}/cancel", cancel)
     app.router.add_post(f"{p}/invoices/{{ref}}/fail", fail)
+    app.router.add_get(f"{p}/invoices/{{ref}}/qr.{{format:png|svg}}", invoice_qr)
+    app.router.add_get(f"{p}/notifications", list_notifications)
+    app.router.add_get(f"{p}/lookup", lookup_code)
+    app.router.add_get(f"{p}/terminals", list_terminals)
+    app.router.add_get(f"{p}/terminals/{{id}}", get_terminal)
+    app.router.add_get(f"{p}/terminals/{{id}}/qr.png", terminal_qr_png)
+    app.router.add_post(f"{p}/seqr-ids/{{seqr_id}}/scan", scan_static_qr)
     app.router.add_post(f"{p}/reset", reset)
     app.router.add_get(f"{p}/clock", get_clock)
     app.router.add_post(f"{p}/clock/advance", advance_clock)

@@ -7,7 +7,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from emulator.domain.model import Amount, Invoice, InvoiceRow
+from emulator import qr
+from emulator.domain.model import Amount, Invoice, InvoiceRow, Terminal
+from emulator.domain.terminals import static_qr
+from emulator.journal import Attempt
 
 Json = dict[str, Any]
 
@@ -33,7 +36,23 @@ def _row(row: InvoiceRow) -> Json:
 
 
 def qr_code(invoice: Invoice) -> str:
-    return f"HTTP://SEQR.SE/R{invoice.reference}"
+    return qr.payload(invoice.reference)
+
+
+def attempt(made: Attempt) -> Json:
+    """One notification attempt, as `/_emulator/notifications` and the invoice view show it."""
+    return {
+        "seq": made.seq,
+        "invoiceReference": made.invoice_reference,
+        "event": made.event,
+        "url": made.url,
+        "at": made.at.isoformat(),
+        "action": made.action,
+        "outcome": made.outcome.value,
+        "statusCode": made.status,
+        "error": made.error,
+        "latencyMs": made.latency_ms,
+    }
 
 
 def invoice_summary(invoice: Invoice) -> Json:
@@ -56,7 +75,7 @@ def invoice_detail(invoice: Invoice) -> Json:
     return {
         **invoice_summary(invoice),
         "invoiceQRCode": qr_code(invoice),
-        "deepLink": "seqr://SEQR.SE/R" + invoice.reference,
+        "deepLink": qr.deep_link(invoice.reference),
         "paymentMode": data.effective_payment_mode.value,
         "acknowledgmentMode": data.ack_mode.value if data.ack_mode else None,
         "inProgress": invoice.in_progress,
@@ -103,4 +122,18 @@ def invoice_detail(invoice: Invoice) -> Json:
             {"at": h.at.isoformat(), "event": h.event, "status": h.status.value, "version": h.version}
             for h in invoice.history
         ],
+    }
+
+
+def terminal_view(terminal: Terminal) -> Json:
+    """A till as the dashboard shows it; `staticQRCode` is what its printed sticker encodes."""
+    return {
+        "terminalId": terminal.id,
+        "name": terminal.name,
+        "externalTerminalId": terminal.external_id,
+        "resellerId": terminal.reseller_id,
+        "cashRegister": terminal.cash_register,
+        "seqrId": terminal.seqr_id,
+        "staticQRCode": None if terminal.seqr_id is None else static_qr(terminal.seqr_id),
+        "openInvoice": terminal.open_invoice,
     }

@@ -249,6 +249,7 @@ def refund(
         raise SeqrError(ResultCode.SUM_OF_REFUNDS_CAN_NOT_BE_MORE_THAN_ORIGINAL_TRANSACTION)
     made = Refund(ers_reference, now, amount, cashier)
     invoice.refunds.append(made)
+    invoice.refunded_total += amount.value
     _record(invoice, now, f"refunded {amount.value} {amount.currency}", visible=False)
     return made
 

@@ -184,12 +184,9 @@ class Invoice:
     payment: Payment | None = None
     reserved_at: datetime | None = None
     refunds: list[Refund] = field(default_factory=list)
+    refunded_total: Decimal = field(default_factory=Decimal)  # kept, not summed: O(1) refunds
     receipts: list[Receipt] = field(default_factory=list)
     history: list[HistoryEntry] = field(default_factory=list)
-
-    @property
-    def refunded_total(self) -> Decimal:
-        return sum((r.amount.value for r in self.refunds), Decimal(0))
 
 
 @dataclass(frozen=True, slots=True)

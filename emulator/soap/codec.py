@@ -38,6 +38,60 @@ class CodecError(ValueError):
     """A value that cannot be read as its schema type (CXF: "Unmarshalling Error")."""
 
 
+# --- text formatting (chosen per field at start-up) ------------------------------------------
+
+_ENVELOPE_HEAD = (
+    '<soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/"><soap:Body>'
+    '<ns2:{op}Response xmlns:ns2="' + t.NAMESPACE + '">'
+)
+_ENVELOPE_TAIL = "</ns2:{op}Response></soap:Body></soap:Envelope>"
+_INVALID_XML_CHARS = dict.fromkeys(
+    [c for c in range(0x20) if c not in (0x09, 0x0A, 0x0D)] + [0xFFFE, 0xFFFF]
+)
+
+
+def escape(text: str) -> str:
+    if "&" in text:
+        text = text.replace("&", "&amp;")
+    if "<" in text:
+        text = text.replace("<", "&lt;")
+    if ">" in text:
+        text = text.replace(">", "&gt;")
+    if not text.isprintable():
+        text = text.translate(_INVALID_XML_CHARS)
+    return text
+
+
+def format_datetime(value: datetime) -> str:
+    """JAXB's java.util.Date form: milliseconds and a numeric offset (never `Z`)."""
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value.isoformat(timespec="milliseconds")
+
+
+def _decimal_text(value: Value) -> str:
+    return format(value, "f") if isinstance(value, Decimal) else str(value)
+
+
+def _enum_text(value: Value) -> str:
+    return escape(value.value if isinstance(value, Enum) else value)
+
+
+def _base64_text(value: bytes) -> str:
+    return base64.b64encode(value).decode("ascii")
+
+
+_FORMATTERS: dict[str, Any] = {
+    "string": escape,
+    "enum": _enum_text,
+    "int": str,
+    "decimal": _decimal_text,
+    "datetime": format_datetime,
+    "base64": _base64_text,
+    "complex": None,
+}
+
+
 @dataclass(slots=True)
 class Field:
     name: str
@@ -45,6 +99,15 @@ class Field:
     required: bool
     repeated: bool
     shape: Shape | None = None
+    # Precomputed for the writer: tags and the formatter of this kind.
+    open: str = ""
+    close: str = ""
+    empty: str = ""
+    format: Any = None
+
+    def __post_init__(self) -> None:
+        self.open, self.close, self.empty = f"<{self.name}>", f"</{self.name}>", f"<{self.name}/>"
+        self.format = _FORMATTERS[self.kind]
 
 
 @dataclass(slots=True)
@@ -105,6 +168,8 @@ def _extended(base: Shape, extras: list[Field]) -> Shape:
         inner = f.shape
         if inner is not None and inner.name == "invoice":
             inner = _invoice_in
+        elif inner is not None and inner.name == "parameterMap":
+            inner = _parameters_in
         shape.add(Field(f.name, f.kind, f.required, f.repeated, inner))
     for f in extras:
         shape.add(f)
@@ -114,6 +179,10 @@ def _extended(base: Shape, extras: list[Field]) -> Shape:
 _invoice_in = _extended(
     shape_of(t.Invoice), [Field("commitReservationTimeout", "int", False, False)]
 )
+# Reporting parameters come as <parameters><parameter><entry> (WSDL), <parameters><entry>
+# (SEQR's FAQ) and bare <entry> under the operation element (the manual's terminal sample).
+_entries = Field("entry", "complex", False, True, shape_of(t.Parameter))
+_parameters_in = _extended(shape_of(t.ParameterMap), [_entries])
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,6 +191,13 @@ class Operation:
     request: Shape
     result: Shape
 
+    head: str = ""
+    tail: str = ""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "head", _ENVELOPE_HEAD.format(op=self.name))
+        object.__setattr__(self, "tail", _ENVELOPE_TAIL.format(op=self.name))
+
 
 def _operations() -> dict[str, Operation]:
     found: dict[str, Operation] = {}
@@ -129,6 +205,8 @@ def _operations() -> dict[str, Operation]:
         extras = []
         if name == "commitReservation":  # client 2.9: <amount> before <invoiceReference>
             extras.append(Field("amount", "complex", False, False, shape_of(t.Amount)))
+        if name in ("markTransactionPeriod", "executeReport"):
+            extras.append(_entries)
         request = _extended(shape_of(method.in_message), extras)
         result = shape_of(method.out_message._type_info["return"])
         found[name] = Operation(name, request, result)
@@ -214,86 +292,33 @@ def parse_datetime(text: str) -> datetime:
 
 # --- writing -------------------------------------------------------------------------------
 
-_ENVELOPE_HEAD = (
-    '<soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/"><soap:Body>'
-    '<ns2:{op}Response xmlns:ns2="' + t.NAMESPACE + '">'
-)
-_ENVELOPE_TAIL = "</ns2:{op}Response></soap:Body></soap:Envelope>"
-_INVALID_XML_CHARS = dict.fromkeys(
-    [c for c in range(0x20) if c not in (0x09, 0x0A, 0x0D)] + [0xFFFE, 0xFFFF]
-)
-
-
-def escape(text: str) -> str:
-    if "&" in text:
-        text = text.replace("&", "&amp;")
-    if "<" in text:
-        text = text.replace("<", "&lt;")
-    if ">" in text:
-        text = text.replace(">", "&gt;")
-    if not text.isprintable():
-        text = text.translate(_INVALID_XML_CHARS)
-    return text
-
-
-def format_datetime(value: datetime) -> str:
-    """JAXB's java.util.Date form: milliseconds and a numeric offset."""
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    offset = value.utcoffset() or timedelta(0)
-    minutes = int(offset.total_seconds() // 60)
-    sign = "-" if minutes < 0 else "+"
-    minutes = abs(minutes)
-    return (
-        f"{value:%Y-%m-%dT%H:%M:%S}.{value.microsecond // 1000:03d}"
-        f"{sign}{minutes // 60:02d}:{minutes % 60:02d}"
-    )
-
-
-def _text(value: Value) -> str:
-    if isinstance(value, Enum):  # before str: the domain's enums are str subclasses
-        return escape(str(value.value))
-    if isinstance(value, str):
-        return escape(value)
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, Decimal):
-        return format(value, "f")
-    if isinstance(value, datetime):
-        return format_datetime(value)
-    if isinstance(value, bytes):
-        return base64.b64encode(value).decode("ascii")
-    raise TypeError(f"cannot write {type(value).__name__}")
-
-
-def write(parts: list[str], name: str, value: Value, spec: Field) -> None:
-    if spec.shape is None:
-        parts.append(f"<{name}>{_text(value)}</{name}>")
-        return
-    mark = len(parts)
-    parts.append(f"<{name}>")
-    for child in spec.shape.fields:
-        v = value.get(child.name)
+def _write_fields(parts: list[str], value: dict[str, Value], shape: Shape) -> None:
+    """Children in schema order; the per-field tags and formatter were chosen at start-up."""
+    get = value.get
+    append = parts.append
+    for f in shape.fields:
+        v = get(f.name)
         if v is None:
-            if child.required and child.shape is None:
-                raise ValueError(f"required <{child.name}> missing in <{name}>")
+            if f.required and f.shape is None:
+                raise ValueError(f"required <{f.name}> missing in <{shape.name}>")
             continue
-        if child.repeated:
-            for item in v:
-                write(parts, child.name, item, child)
-        else:
-            write(parts, child.name, v, child)
-    if len(parts) == mark + 1:
-        parts[mark] = f"<{name}/>"
-    else:
-        parts.append(f"</{name}>")
+        for item in v if f.repeated else (v,):
+            if f.shape is None:
+                append(f.open + f.format(item) + f.close)
+                continue
+            mark = len(parts)
+            append(f.open)
+            _write_fields(parts, item, f.shape)
+            if len(parts) == mark + 1:
+                parts[mark] = f.empty
+            else:
+                append(f.close)
 
 
 def envelope(operation: Operation, result: dict[str, Value]) -> bytes:
     """The whole answer, byte for byte as CXF framed it: soap:/ns2: prefixes, no declaration."""
-    parts = [_ENVELOPE_HEAD.format(op=operation.name)]
-    write(parts, "return", result, Field("return", "complex", False, False, operation.result))
-    parts.append(_ENVELOPE_TAIL.format(op=operation.name))
+    parts = [operation.head, "<return>"]
+    _write_fields(parts, result, operation.result)
+    parts.append("</return>")
+    parts.append(operation.tail)
     return "".join(parts).encode("utf-8")

@@ -276,6 +276,71 @@ def benchmarking_nop(backend: SeqrBackend, req: Dict, info: CallInfo) -> Dict:
     return SUCCESS
 
 
+# --- terminals and reconciliation ------------------------------------------------------------
+
+
+def report_parameters(req: Dict) -> dict[str, str]:
+    """Parameters by upper-cased key, from all three shapes clients sent them in."""
+    given = req.get("parameters") or {}
+    entries = [
+        *((given.get("parameter") or {}).get("entry") or ()),
+        *(given.get("entry") or ()),
+        *(req.get("entry") or ()),
+    ]
+    found: dict[str, str] = {}
+    for entry in entries:
+        key = (entry.get("key") or "").strip().upper()
+        if key:
+            found[key] = (entry.get("value") or "").strip()
+    return found
+
+
+def register_terminal(backend: SeqrBackend, req: Dict, info: CallInfo) -> Dict:
+    made = backend.register_terminal(
+        credentials(req), req.get("externalTerminalId"), req.get("password"), req.get("name")
+    )
+    return {**SUCCESS, "terminalId": made.id}
+
+
+def unregister_terminal(backend: SeqrBackend, req: Dict, info: CallInfo) -> Dict:
+    backend.unregister_terminal(credentials(req))
+    return SUCCESS
+
+
+def assign_seqr_id(backend: SeqrBackend, req: Dict, info: CallInfo) -> Dict:
+    backend.assign_seqr_id(credentials(req), req.get("seqrId"))
+    return SUCCESS
+
+
+def mark_transaction_period(backend: SeqrBackend, req: Dict, info: CallInfo) -> Dict:
+    terminal = report_parameters(req).get("TERMINALID") or None
+    period = backend.mark_transaction_period(credentials(req), terminal)
+    return {**SUCCESS, "transactionPeriodId": period.id}
+
+
+def execute_report(backend: SeqrBackend, req: Dict, info: CallInfo) -> Dict:
+    params = report_parameters(req)
+    report = backend.execute_report(
+        credentials(req),
+        req.get("reportId"),
+        params.get("TRANSACTIONPERIODID"),
+        params.get("TERMINALID") or None,
+    )
+    out = {
+        "title": report.title,
+        "mimeType": report.mime_type,
+        "content": report.content,
+        "contentString": report.content_string,
+    }
+    return {**SUCCESS, "report": out}
+
+
+def get_client_session_info(backend: SeqrBackend, req: Dict, info: CallInfo) -> Dict:
+    """msisdn, subscriberKey, authKey and the scanned QR's own parameters, as JAXB's map."""
+    pairs = backend.client_session_info(credentials(req), req.get("key"))
+    return {**SUCCESS, "parameters": {"entry": [{"key": k, "value": v} for k, v in pairs]}}
+
+
 def unsupported(backend: SeqrBackend, req: Dict, info: CallInfo) -> Dict:
     raise SeqrError(ResultCode.UNSUPPORTED_OPERATION)
 
@@ -289,6 +354,12 @@ HANDLERS: dict[str, Handler] = {
     "submitPaymentReceipt": submit_payment_receipt,
     "refundPayment": refund_payment,
     "benchmarkingNop": benchmarking_nop,
+    "registerTerminal": register_terminal,
+    "unregisterTerminal": unregister_terminal,
+    "assignSeqrId": assign_seqr_id,
+    "markTransactionPeriod": mark_transaction_period,
+    "executeReport": execute_report,
+    "getClientSessionInfo": get_client_session_info,
 }
 """Operations served; every other operation of the port type answers 91."""
 

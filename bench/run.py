@@ -1,0 +1,403 @@
+"""The emulator's benchmark: one command, figures as ratios of the HTTP stack's ceiling.
+
+    python bench/run.py              # the full run published in the README
+    python bench/run.py --tiny       # seconds; what the test suite runs so this never rots
+
+It starts a raw aiohttp server answering a fixed body (the ceiling) and the emulator, drives
+both with the same load generator (wrk when installed, else an aiohttp client), and prints a
+table: requests/s and p50/p99 per operation, each operation's ratio to the ceiling, cold
+start, notification latency, memory with many invoices, and a merchant-like mixed workload.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from aiohttp import ClientSession, TCPConnector, web
+
+HERE = Path(__file__).resolve().parent
+SOAP_PATH = "/extclientproxy/service/v2"
+READY = re.compile(r"listening on (http://\S+)")
+ENV = "http://schemas.xmlsoap.org/soap/envelope/"
+SEQR = "http://external.interfaces.ers.seamless.com/"
+CONTEXT = (
+    "<context><channel>WS</channel><clientId>bench</clientId>"
+    "<clientRequestTimeout>0</clientRequestTimeout><initiatorPrincipalId><id>bench-terminal</id>"
+    "<type>TERMINALID</type></initiatorPrincipalId><password>bench-secret</password></context>"
+)
+
+
+def soap(inner: str) -> bytes:
+    return (
+        f'<soapenv:Envelope xmlns:soapenv="{ENV}" xmlns:ext="{SEQR}"><soapenv:Body>{inner}'
+        "</soapenv:Body></soapenv:Envelope>"
+    ).encode()
+
+
+def send_invoice(total: str = "398.00", notify: str | None = None) -> bytes:
+    url = f"<notificationUrl>{notify}</notificationUrl>" if notify else ""
+    return soap(
+        f"<ext:sendInvoice>{CONTEXT}<invoice><paymentMode>IMMEDIATE_DEBIT</paymentMode>"
+        "<acknowledgmentMode>NO_ACKNOWLEDGMENT</acknowledgmentMode>"
+        "<issueDate>2026-03-01T14:05:00</issueDate><title>Order 1001</title>"
+        "<clientInvoiceId>1001</clientInvoiceId><invoiceRows><invoiceRow>"
+        "<itemDescription>T-shirt</itemDescription><itemQuantity>2</itemQuantity>"
+        f"<itemTotalAmount><currency>SEK</currency><value>{total}</value></itemTotalAmount>"
+        "</invoiceRow></invoiceRows>"
+        f"<totalAmount><currency>SEK</currency><value>{total}</value></totalAmount>"
+        f"<backURL>https://shop.example/done?order=1001</backURL>{url}</invoice></ext:sendInvoice>"
+    )
+
+
+def payment_status(ref: str) -> bytes:
+    return soap(
+        f"<ext:getPaymentStatus>{CONTEXT}<invoiceReference>{ref}</invoiceReference>"
+        "<invoiceVersion>0</invoiceVersion></ext:getPaymentStatus>"
+    )
+
+
+def refund(ers: str, value: str = "0.01") -> bytes:
+    return soap(
+        f"<ext:refundPayment>{CONTEXT}<ersReference>{ers}</ersReference><invoice>"
+        f"<totalAmount><currency>SEK</currency><value>{value}</value></totalAmount>"
+        "</invoice></ext:refundPayment>"
+    )
+
+
+def field(body: bytes, name: str) -> str:
+    match = re.search(rf"<{name}>([^<]*)</{name}>".encode(), body)
+    assert match, (name, body[:300])
+    return match.group(1).decode()
+
+
+# --- processes -----------------------------------------------------------------------------
+
+
+@dataclass
+class Server:
+    proc: subprocess.Popen[str]
+    url: str
+    started_in: float
+
+    @property
+    def soap_url(self) -> str:
+        return self.url + SOAP_PATH
+
+    def rss_mb(self) -> float:
+        status = Path(f"/proc/{self.proc.pid}/status").read_text()
+        kb = int(re.search(r"VmRSS:\s+(\d+)", status).group(1))  # type: ignore[union-attr]
+        return kb / 1024
+
+
+@contextmanager
+def spawn(*args: str):  # type: ignore[no-untyped-def]
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(
+        [sys.executable, *args], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
+    )
+    try:
+        assert proc.stdout is not None
+        match = READY.search(proc.stdout.readline())
+        assert match, "server did not announce itself"
+        yield Server(proc, match.group(1), time.perf_counter() - t0)
+    finally:
+        proc.terminate()
+        proc.wait(10)
+        if proc.stdout:
+            proc.stdout.close()
+
+
+def emulator(*extra: str):  # type: ignore[no-untyped-def]
+    return spawn("-m", "emulator", "serve", "--port", "0", "--ack-window", "0", *extra)
+
+
+def http(method: str, url: str, body: bytes | None = None) -> bytes:
+    req = urllib.request.Request(url, data=body, method=method)
+    req.add_header("Content-Type", "text/xml; charset=utf-8" if body else "application/json")
+    with urllib.request.urlopen(req, timeout=30) as resp:
+        return resp.read()
+
+
+# --- load ----------------------------------------------------------------------------------
+
+
+@dataclass
+class Load:
+    rps: float
+    p50_ms: float
+    p99_ms: float
+    requests: int
+    errors: int
+
+
+def run_load(
+    url: str, body: bytes | None, seconds: float, connections: int, paths: list[str] | None = None
+) -> Load:
+    if shutil.which("wrk"):
+        return _wrk(url, body, seconds, connections, paths)
+    return asyncio.run(_aio_load(url, body, seconds, connections, paths))
+
+
+def _wrk(url: str, body: bytes | None, seconds: float, conns: int, paths: list[str] | None) -> Load:
+    threads = 2 if conns >= 2 else 1
+    with tempfile.TemporaryDirectory() as tmp:
+        env = dict(os.environ, BENCH_THREADS=str(threads))
+        if body is not None:
+            Path(tmp, "body").write_bytes(body)
+            env["BENCH_BODY"] = str(Path(tmp, "body"))
+        if paths:
+            Path(tmp, "paths").write_text("\n".join(paths) + "\n")
+            env["BENCH_PATHS"] = str(Path(tmp, "paths"))
+        out = subprocess.run(
+            ["wrk", f"-t{threads}", f"-c{conns}", f"-d{max(1, round(seconds))}s", "--timeout", "5s",
+             "-s", str(HERE / "post.lua"), url],
+            capture_output=True, text=True, env=env, check=True,
+        ).stdout
+    data = json.loads(out.split("WRK_JSON", 1)[1].strip().splitlines()[0])
+    return Load(
+        data["requests"] / data["seconds"],
+        data["p50_us"] / 1000,
+        data["p99_us"] / 1000,
+        data["requests"],
+        data["errors"],
+    )
+
+
+async def _aio_load(
+    url: str, body: bytes | None, seconds: float, conns: int, paths: list[str] | None
+) -> Load:
+    latencies: list[float] = []
+    errors = 0
+    deadline = time.perf_counter() + seconds
+    next_path = iter(paths * 1000 if paths else [])
+    base = url.split("/", 3)
+    root = f"{base[0]}//{base[2]}"
+
+    async def worker(session: ClientSession) -> None:
+        nonlocal errors
+        while time.perf_counter() < deadline:
+            target = root + next(next_path) if paths else url
+            t0 = time.perf_counter()
+            async with session.post(target, data=body) as resp:
+                await resp.read()
+                if resp.status >= 400:
+                    errors += 1
+            latencies.append(time.perf_counter() - t0)
+
+    t0 = time.perf_counter()
+    async with ClientSession(connector=TCPConnector(limit=conns)) as session:
+        await asyncio.gather(*(worker(session) for _ in range(conns)))
+    elapsed = time.perf_counter() - t0
+    latencies.sort()
+    return Load(
+        len(latencies) / elapsed,
+        latencies[len(latencies) // 2] * 1000,
+        latencies[int(len(latencies) * 0.99)] * 1000,
+        len(latencies),
+        errors,
+    )
+
+
+# --- the receiver and the mixed workload ---------------------------------------------------
+
+
+class Receiver:
+    """A merchant's notification endpoint in a thread, noting when each notification lands."""
+
+    def __init__(self) -> None:
+        self.arrivals: dict[str, float] = {}
+        self.events: dict[str, asyncio.Event] = {}
+        self.loop = asyncio.new_event_loop()
+        self.url = ""
+        ready = threading.Event()
+        threading.Thread(target=self._run, args=(ready,), daemon=True).start()
+        ready.wait(10)
+
+    def _run(self, ready: threading.Event) -> None:
+        asyncio.set_event_loop(self.loop)
+
+        async def notified(request: web.Request) -> web.Response:
+            form = await request.post()
+            ref = str(form["invoiceReference"])
+            self.arrivals[ref] = time.time()
+            return web.Response(text="")
+
+        app = web.Application()
+        app.router.add_post("/notify", notified)
+        runner = web.AppRunner(app, access_log=None)
+        self.loop.run_until_complete(runner.setup())
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        self.loop.run_until_complete(site.start())
+        self.url = f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}/notify"  # type: ignore[union-attr]
+        ready.set()
+        self.loop.run_forever()
+
+
+def notification_latency(server: Server, receiver: Receiver, count: int) -> list[float]:
+    latencies = []
+    for _ in range(count):
+        ref = field(http("POST", server.soap_url, send_invoice(notify=receiver.url)), "invoiceReference")
+        paid = json.loads(http("POST", f"{server.url}/_emulator/invoices/{ref}/pay"))
+        paid_at = datetime.fromisoformat(paid["payment"]["date"]).timestamp()
+        deadline = time.time() + 5
+        while ref not in receiver.arrivals and time.time() < deadline:
+            time.sleep(0.0005)
+        if ref in receiver.arrivals:
+            latencies.append((receiver.arrivals[ref] - paid_at) * 1000)
+    return latencies
+
+
+async def mixed(server: Server, receiver: Receiver, seconds: float, conns: int) -> dict[str, list[float]]:
+    """send, three polls, pay, notification, poll, refund: what a webshop does per order."""
+    steps: dict[str, list[float]] = {k: [] for k in ("send", "poll", "pay", "notify", "refund", "flow")}
+    deadline = time.perf_counter() + seconds
+
+    async def flow(session: ClientSession) -> None:
+        while time.perf_counter() < deadline:
+            f0 = time.perf_counter()
+
+            async def call(name: str, url: str, body: bytes | None = None) -> bytes:
+                t0 = time.perf_counter()
+                async with session.post(url, data=body) as resp:
+                    data = await resp.read()
+                steps[name].append((time.perf_counter() - t0) * 1000)
+                return data
+
+            ref = field(await call("send", server.soap_url, send_invoice(notify=receiver.url)), "invoiceReference")
+            for _ in range(3):
+                await call("poll", server.soap_url, payment_status(ref))
+            t_pay = time.time()
+            await call("pay", f"{server.url}/_emulator/invoices/{ref}/pay")
+            while ref not in receiver.arrivals:
+                await asyncio.sleep(0.0005)
+            steps["notify"].append((receiver.arrivals[ref] - t_pay) * 1000)
+            ers = field(await call("poll", server.soap_url, payment_status(ref)), "ersReference")
+            await call("refund", server.soap_url, refund(ers, "10.00"))
+            steps["flow"].append((time.perf_counter() - f0) * 1000)
+
+    async with ClientSession(connector=TCPConnector(limit=conns)) as session:
+        await asyncio.gather(*(flow(session) for _ in range(conns)))
+    return steps
+
+
+# --- the run -------------------------------------------------------------------------------
+
+
+def pct(values: list[float], p: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(len(ordered) * p))]
+
+
+def fill(server: Server, target: int, seconds: float, conns: int) -> int:
+    count = json.loads(http("GET", server.url + "/_emulator/health")).get("invoices", 0)
+    while count < target:
+        run_load(server.soap_url, send_invoice(), min(seconds, 5), conns)
+        count = json.loads(http("GET", server.url + "/_emulator/health"))["invoices"]
+    return count
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=10, help="per measurement")
+    parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--invoices", type=int, default=100_000, help="for the memory row")
+    parser.add_argument("--tiny", action="store_true", help="a seconds-long smoke run")
+    args = parser.parse_args(argv)
+    if args.tiny:
+        args.seconds, args.connections, args.invoices = 0.5, 2, 300
+    s, c = args.seconds, args.connections
+    rows: list[tuple[str, str, str, str, str]] = []
+    notes: list[str] = []
+
+    def row(name: str, load: Load, ceiling: Load | None) -> None:
+        ratio = f"{load.rps / ceiling.rps:.0%}" if ceiling else "-"
+        rows.append((name, f"{load.rps:,.0f}", f"{load.p50_ms:.2f}", f"{load.p99_ms:.2f}", ratio))
+        if load.errors:
+            notes.append(f"{name}: {load.errors} errors or non-2xx answers")
+
+    with spawn(str(HERE / "ceiling.py"), "--port", "0") as ceiling_server:
+        ceiling = run_load(ceiling_server.url + "/", payment_status("1"), s, c)
+    row("ceiling (raw aiohttp, fixed body)", ceiling, None)
+
+    starts = []
+    for _ in range(3):
+        with emulator() as cold:
+            starts.append(cold.started_in)
+
+    receiver = Receiver()
+    with emulator() as server:
+        ref = field(http("POST", server.soap_url, send_invoice()), "invoiceReference")
+        http("POST", f"{server.url}/_emulator/invoices/{ref}/pay")
+        fill(server, 100, s, c)
+        status_small = run_load(server.soap_url, payment_status(ref), s, c)
+        row("getPaymentStatus", status_small, ceiling)
+        row("sendInvoice", run_load(server.soap_url, send_invoice(), s, c), ceiling)
+
+        big = field(http("POST", server.soap_url, send_invoice("1000000000.00")), "invoiceReference")
+        http("POST", f"{server.url}/_emulator/invoices/{big}/pay")
+        ers = field(http("POST", server.soap_url, payment_status(big)), "ersReference")
+        row("refundPayment", run_load(server.soap_url, refund(ers), s, c), ceiling)
+
+        issued = [
+            i["reference"]
+            for i in json.loads(http("GET", server.url + "/_emulator/invoices"))["invoices"]
+            if i["status"] == "ISSUED"
+        ]
+        paths = [f"/_emulator/invoices/{r}/pay" for r in issued]
+        row("control pay (POST /_emulator/…/pay)", run_load(server.url, None, s, c, paths), ceiling)
+
+        stored = fill(server, args.invoices, s, c)
+        row(f"sendInvoice with {stored:,} stored", run_load(server.soap_url, send_invoice(), s, c), ceiling)
+        status_big = run_load(server.soap_url, payment_status(ref), s, c)
+        row(f"getPaymentStatus with {stored:,} stored", status_big, ceiling)
+        rss = server.rss_mb()
+        drift = status_big.rps / status_small.rps - 1
+
+    with emulator() as server:
+        latencies = notification_latency(server, receiver, 20 if args.tiny else 300)
+        flows = asyncio.run(mixed(server, receiver, s, min(c, 8)))
+
+    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
+          f"load generator: {'wrk' if shutil.which('wrk') else 'aiohttp client'}, "
+          f"{c} connections, {s:g} s per row")
+    print()
+    print("| operation | requests/s | p50 ms | p99 ms | of ceiling |")
+    print("|---|---:|---:|---:|---:|")
+    for r in rows:
+        print("| " + " | ".join(r) + " |")
+    print()
+    print(f"- cold start to `listening`: {statistics.median(starts) * 1000:.0f} ms (median of 3)")
+    print(f"- notification after payment: p50 {pct(latencies, 0.5):.2f} ms, "
+          f"p99 {pct(latencies, 0.99):.2f} ms ({len(latencies)} payments)")
+    print(f"- memory with {stored:,} invoices: {rss:.0f} MB RSS")
+    print(f"- getPaymentStatus at {stored:,} invoices vs at ~100: {drift:+.1%} requests/s")
+    done = len(flows["flow"])
+    print(f"- mixed workload (send, 3 polls, pay, notification, poll, refund; {min(c, 8)} merchants): "
+          f"{done / s:,.0f} orders/s, order p50 {pct(flows['flow'], 0.5):.1f} ms, "
+          f"p99 {pct(flows['flow'], 0.99):.1f} ms; notification p99 {pct(flows['notify'], 0.99):.2f} ms")
+    for note in notes:
+        print(f"- note: {note}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,159 @@
+"""The phone's side of the External Service flow, and the service definitions, as JSON routes.
+
+`POST /_emulator/app/scan` is what the SEQR app does with a URL it scanned or was sent to:
+a service code opens a session and names the order page to open; an invoice or a till's
+sticker opens that invoice (tied to the session when the request names its `token`); the
+service page's `SEQR-ACTION://WIZARD/CANCEL` closes the session. `/_emulator/services/{id}`
+defines the services. Handlers are thin: parse, call one backend verb, answer with a view;
+errors become JSON in `control.error_middleware`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from emulator.backend import SeqrBackend
+from emulator.control import BACKEND, PREFIX, BadRequest, _json, _tokens
+from emulator.domain import seqr_urls
+from emulator.domain import services as ext
+from emulator.domain.model import Customer
+from emulator.views import invoice_detail
+
+Json = dict[str, Any]
+PAGES = {
+    "orderUrl": "order_url",
+    "successUrl": "success_url",
+    "failureUrl": "failure_url",
+    "cancelUrl": "cancel_url",
+}
+
+
+def service_view(definition: ext.ServiceDefinition) -> Json:
+    view: Json = {"id": definition.id}
+    view.update({name: getattr(definition, attr) for name, attr in PAGES.items()})
+    view["qrCode"] = f"HTTP://SEQR.SE/{seqr_urls.SERVICE_ROUTE}/{definition.id}"
+    return view
+
+
+def session_view(session: ext.CustomerSession) -> Json:
+    """`open` is the page the app shows now: the order page until there is an outcome."""
+    upcoming = ext.next_url(session)
+    return {
+        "token": session.token,
+        "serviceId": session.service.id,
+        "state": session.state.value,
+        "parameters": [{"key": k, "value": v} for k, v in session.parameters],
+        "msisdn": session.customer.msisdn,
+        "subscriberKey": session.customer.subscriber_key,
+        "createdAt": session.created_at.isoformat(),
+        "invoiceReference": session.invoice_reference,
+        "open": ext.order_url(session) if upcoming is None else upcoming,
+    }
+
+
+def _backend(request: web.Request) -> SeqrBackend:
+    return request.app[BACKEND]
+
+
+def _text(body: Json, key: str) -> str | None:
+    value = body.get(key)
+    if value is not None and (not isinstance(value, str) or not value.strip()):
+        raise BadRequest(f"{key} must be a non-empty string")
+    return value.strip() if value is not None else None
+
+
+def _customer(backend: SeqrBackend, body: Json) -> Customer | None:
+    """The body may name the simulated customer; by default it is the emulator's own."""
+    msisdn, key = _text(body, "msisdn"), _text(body, "subscriberKey")
+    if msisdn is None and key is None:
+        return None
+    made = backend.customer()
+    return Customer(msisdn or made.msisdn, key or made.subscriber_key, made.payer_terminal_id)
+
+
+async def scan(request: web.Request) -> web.Response:
+    backend, body = _backend(request), await _json(request)
+    url, token = _text(body, "url"), _text(body, "token")
+    if url is None:
+        raise BadRequest("url is required: the SEQR URL the app scanned or was sent to")
+    try:
+        target = seqr_urls.parse(url)
+    except seqr_urls.NotSeqrUrl as exc:
+        raise BadRequest(str(exc)) from None
+    if isinstance(target, seqr_urls.ServiceLink):
+        session = backend.open_session(
+            target.service_id, target.parameters, _customer(backend, body)
+        )
+        return _service_answer(session)
+    if isinstance(target, seqr_urls.WizardCancel):
+        if token is None:
+            raise BadRequest("SEQR-ACTION://WIZARD/CANCEL needs the session's token")
+        return _service_answer(backend.close_session(token))
+    extra: Json = {}
+    if isinstance(target, seqr_urls.TerminalLink):
+        invoice = backend.open_invoice_at(target.seqr_id)
+        extra = {"kind": "terminal", "seqrId": target.seqr_id, "terminalId": invoice.terminal_id}
+    else:
+        invoice = backend.invoice(target.reference)
+        extra = {"kind": "invoice"}
+    backend.scan(invoice.reference, _tokens(body), session_token=token)
+    answer: Json = {**extra, "open": None, "reference": invoice.reference}
+    if token is not None:
+        answer["token"] = token
+    answer["invoice"] = invoice_detail(backend.invoice(invoice.reference))
+    return web.json_response(answer)
+
+
+def _service_answer(session: ext.CustomerSession) -> web.Response:
+    return web.json_response({"kind": "service", **session_view(session)})
+
+
+async def get_session(request: web.Request) -> web.Response:
+    return web.json_response(session_view(_backend(request).session(request.match_info["token"])))
+
+
+def _definition(service_id: str, body: Json) -> ext.ServiceDefinition:
+    unknown = sorted(set(body) - set(PAGES) - {"id"})
+    if unknown:
+        raise BadRequest(f"unknown field {unknown[0]!r}; a service has {', '.join(PAGES)}")
+    if body.get("id") not in (None, service_id):
+        raise BadRequest(f"id {body['id']!r} in the body differs from {service_id!r} in the URL")
+    missing = [name for name in PAGES if name not in body]
+    if missing:
+        raise BadRequest(f"{missing[0]} is required")
+    try:
+        return ext.define(service_id, *(body[name] for name in PAGES))
+    except ext.InvalidService as exc:
+        raise BadRequest(str(exc)) from None
+
+
+async def put_service(request: web.Request) -> web.Response:
+    definition = _definition(request.match_info["id"], await _json(request))
+    created = _backend(request).define_service(definition)
+    return web.json_response(service_view(definition), status=201 if created else 200)
+
+
+async def get_service(request: web.Request) -> web.Response:
+    return web.json_response(service_view(_backend(request).service(request.match_info["id"])))
+
+
+async def delete_service(request: web.Request) -> web.Response:
+    gone = _backend(request).delete_service(request.match_info["id"])
+    return web.json_response({"deleted": service_view(gone)})
+
+
+async def list_services(request: web.Request) -> web.Response:
+    found = _backend(request).list_services()
+    return web.json_response({"services": [service_view(d) for d in found]})
+
+
+def add_routes(app: web.Application) -> None:
+    p = PREFIX
+    app.router.add_post(f"{p}/app/scan", scan)
+    app.router.add_get(f"{p}/app/sessions/{{token}}", get_session)
+    app.router.add_get(f"{p}/services", list_services)
+    app.router.add_put(f"{p}/services/{{id}}", put_service)
+    app.router.add_get(f"{p}/services/{{id}}", get_service)
+    app.router.add_delete(f"{p}/services/{{id}}", delete_service)

@@ -1,0 +1,125 @@
+"""The record of every notification attempt: what was sent where, and what came back.
+
+Pure data, standard library only. Bounded twice so a CI fleet can run for days: a ring of the
+latest attempts overall, and a per-invoice index that keeps the latest attempts of the most
+recently notified invoices. Appending is O(1); the index forgets the invoice that was
+notified longest ago once it holds `max_invoices`.
+
+Tests and the dashboard read attempts from here, never from logs.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict, deque
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+
+DEFAULT_LIMIT = 1000
+PER_INVOICE_LIMIT = 16
+
+
+class Outcome(StrEnum):
+    DELIVERED = "delivered"  # the merchant answered 2xx
+    FAILED = "failed"  # another status, a timeout, or no connection
+    DROPPED = "dropped"  # a delivery plan said not to send it
+
+
+@dataclass(frozen=True, slots=True)
+class Attempt:
+    """One POST to a notificationUrl, or one decision not to make it."""
+
+    seq: int
+    invoice_reference: str
+    event: str  # the change that caused it: "paid" or "reserved"
+    url: str
+    at: datetime  # emulator time the attempt started
+    action: str  # the delivery plan applied, e.g. "deliver", "drop", "delay"
+    outcome: Outcome
+    status: int | None = None  # HTTP status, when the merchant (or the plan) answered
+    error: str | None = None  # why nothing usable came back
+    latency_ms: float | None = None  # real time from sending to the answer or the failure
+
+    @property
+    def ok(self) -> bool:
+        return self.outcome is Outcome.DELIVERED
+
+
+class NotificationJournal:
+    """Bounded, thread-safe record of notification attempts, oldest first."""
+
+    def __init__(self, limit: int = DEFAULT_LIMIT, per_invoice: int = PER_INVOICE_LIMIT) -> None:
+        if limit < 1 or per_invoice < 1:
+            raise ValueError("journal limits must be positive")
+        self.limit = limit
+        self.per_invoice = per_invoice
+        self.max_invoices = limit
+        self._lock = threading.Lock()
+        self._recent: deque[Attempt] = deque(maxlen=limit)
+        self._by_invoice: OrderedDict[str, deque[Attempt]] = OrderedDict()
+        self._seq = 0
+
+    def record(
+        self,
+        invoice_reference: str,
+        event: str,
+        url: str,
+        at: datetime,
+        action: str,
+        outcome: Outcome,
+        *,
+        status: int | None = None,
+        error: str | None = None,
+        latency_ms: float | None = None,
+    ) -> Attempt:
+        with self._lock:
+            self._seq += 1
+            attempt = Attempt(
+                self._seq,
+                invoice_reference,
+                event,
+                url,
+                at,
+                action,
+                outcome,
+                status,
+                error,
+                latency_ms,
+            )
+            self._recent.append(attempt)
+            index = self._by_invoice
+            found = index.get(invoice_reference)
+            if found is None:
+                found = index[invoice_reference] = deque(maxlen=self.per_invoice)
+                if len(index) > self.max_invoices:
+                    index.popitem(last=False)
+            else:
+                index.move_to_end(invoice_reference)
+            found.append(attempt)
+            return attempt
+
+    @property
+    def total(self) -> int:
+        """Attempts recorded since the journal was made or cleared, forgotten ones included."""
+        return self._seq
+
+    def recent(self, limit: int | None = None) -> list[Attempt]:
+        """The latest attempts, oldest first; at most `limit` of them."""
+        with self._lock:
+            items = list(self._recent)
+        return items if limit is None else items[max(len(items) - limit, 0) :]
+
+    def for_invoice(self, invoice_reference: str) -> list[Attempt]:
+        with self._lock:
+            return list(self._by_invoice.get(invoice_reference, ()))
+
+    def clear(self) -> None:
+        """Forget everything, the count too: after a reset the emulator starts afresh."""
+        with self._lock:
+            self._recent.clear()
+            self._by_invoice.clear()
+            self._seq = 0
+
+    def __len__(self) -> int:
+        return len(self._recent)

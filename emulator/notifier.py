@@ -1,0 +1,286 @@
+"""Calls the merchant back: the POST to an invoice's notificationUrl (protocol §7.1).
+
+The notifier listens to the backend. When an invoice becomes PAID (or RESERVED, unless
+`Settings.notify_on_reserved` is off) it captures what to send at that instant, asks its
+`planner` for a `DeliveryPlan` and starts a task; the SOAP or control call that caused the
+change has already got its answer by the time anything is sent. To the merchant a
+notification is fire-and-forget: one attempt, no retry, a timeout. Inside the emulator no
+task goes untracked: each is held in a set and cancelled and awaited at shutdown, and every
+attempt, failed or not, lands in the `NotificationJournal`.
+
+A scenario engine steers deliveries by replacing `planner`: deliver (the default), drop,
+delay, duplicate, or record the merchant's endpoint as failing without calling it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+
+import aiohttp
+from aiohttp import web
+from yarl import URL
+
+from emulator.backend import Event, SeqrBackend
+from emulator.domain.model import Customer, Invoice
+from emulator.journal import Attempt, NotificationJournal, Outcome
+from emulator.settings import Settings
+
+log = logging.getLogger(__name__)
+
+USER_AGENT = "seqr-emulator"
+
+
+class Action(StrEnum):
+    DELIVER = "deliver"
+    DROP = "drop"  # nothing is sent; the journal says so
+    DELAY = "delay"  # sent after `seconds` real seconds
+    DUPLICATE = "duplicate"  # sent `times` times, one after the other
+    HTTP_ERROR = "http_error"  # nothing is sent; recorded as if the merchant answered `status`
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryPlan:
+    """How one notification is carried out; the default delivers it once, now."""
+
+    action: Action = Action.DELIVER
+    seconds: float = 0.0
+    times: int = 1
+    status: int = 500
+
+    def __post_init__(self) -> None:
+        if self.seconds < 0:
+            raise ValueError("a delay cannot be negative")
+        if self.times < 1:
+            raise ValueError("a notification is sent at least once")
+        if not 100 <= self.status <= 599:
+            raise ValueError("status must be an HTTP status code")
+
+    @classmethod
+    def deliver(cls) -> DeliveryPlan:
+        return cls()
+
+    @classmethod
+    def drop(cls) -> DeliveryPlan:
+        return cls(Action.DROP)
+
+    @classmethod
+    def delay(cls, seconds: float) -> DeliveryPlan:
+        return cls(Action.DELAY, seconds=seconds)
+
+    @classmethod
+    def duplicate(cls, times: int) -> DeliveryPlan:
+        return cls(Action.DUPLICATE, times=times)
+
+    @classmethod
+    def http_error(cls, status: int = 500) -> DeliveryPlan:
+        return cls(Action.HTTP_ERROR, status=status)
+
+
+@dataclass(frozen=True, slots=True)
+class Notification:
+    """What is sent, fixed when the invoice changed: later changes do not alter it."""
+
+    invoice_reference: str
+    event: str
+    url: str
+    form: tuple[tuple[str, str], ...]
+
+    @classmethod
+    def of(cls, invoice: Invoice, event: str) -> Notification | None:
+        """The four form fields of §7.1, or None when the invoice has no notificationUrl."""
+        url = (invoice.data.notification_url or "").strip()
+        if not url:
+            return None
+        payer = invoice.payment.customer if invoice.payment else invoice.customer
+        payer = payer or Customer()
+        form = (
+            ("invoiceReference", invoice.reference),
+            ("clientInvoiceId", invoice.data.client_invoice_id or ""),
+            ("msisdn", payer.msisdn),
+            ("subscriberKey", payer.subscriber_key),
+        )
+        return cls(invoice.reference, event, url, form)
+
+
+Planner = Callable[[Notification], DeliveryPlan]
+AttemptListener = Callable[[Attempt], None]
+
+
+def always_deliver(notification: Notification) -> DeliveryPlan:
+    return DeliveryPlan()
+
+
+def target(url: str) -> URL:
+    """The URL as the merchant wrote it: an ASCII URL keeps its query string byte for byte."""
+    if url.isascii() and not any(c.isspace() for c in url):
+        return URL(url, encoded=True)
+    return URL(url)
+
+
+class Notifier:
+    def __init__(
+        self, backend: SeqrBackend, settings: Settings, journal: NotificationJournal | None = None
+    ) -> None:
+        self.backend = backend
+        self.settings = settings
+        self.journal = journal or NotificationJournal(settings.notification_journal_size)
+        self.planner: Planner = always_deliver
+        self._kinds = {"paid", "reserved"} if settings.notify_on_reserved else {"paid"}
+        self._tasks: set[asyncio.Task[list[Attempt]]] = set()
+        self._listeners: list[AttemptListener] = []
+        self._session: aiohttp.ClientSession | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        backend.subscribe(self._on_event)
+        backend.on_reset(self.journal.clear)
+
+    def subscribe(self, listener: AttemptListener) -> None:
+        """Hear of every recorded attempt, on the event loop's thread."""
+        self._listeners.append(listener)
+
+    @property
+    def pending(self) -> int:
+        """Deliveries started and not finished (including delayed ones)."""
+        return len(self._tasks)
+
+    # --- from the backend: may run on any thread, must not block ----------------------------
+
+    def _on_event(self, event: Event) -> None:
+        if event.kind not in self._kinds:
+            return
+        with self.backend.lock:
+            notification = Notification.of(event.invoice, event.kind)
+        if notification is not None:
+            self.submit(notification)
+
+    def submit(self, notification: Notification, plan: DeliveryPlan | None = None) -> None:
+        """Start delivering in the background; `plan` defaults to what `planner` decides."""
+        chosen = plan or self.planner(notification)
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            self._record(notification, chosen, Outcome.FAILED, error="emulator is not serving")
+            return
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is loop:
+            self._spawn(notification, chosen)
+            return
+        try:
+            loop.call_soon_threadsafe(self._spawn, notification, chosen)
+        except RuntimeError:  # the loop closed after the check above
+            self._record(notification, chosen, Outcome.FAILED, error="emulator is not serving")
+
+    def _spawn(self, notification: Notification, plan: DeliveryPlan) -> None:
+        if self._session is None or self._loop is None:  # shut down since submit()
+            self._record(notification, plan, Outcome.FAILED, error="emulator is not serving")
+            return
+        task = self._loop.create_task(self.deliver(notification, plan))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    # --- delivery ------------------------------------------------------------------------------
+
+    async def deliver(
+        self, notification: Notification, plan: DeliveryPlan | None = None
+    ) -> list[Attempt]:
+        """Carry out one notification as `plan` says and return the attempts it recorded."""
+        plan = plan or DeliveryPlan()
+        if plan.action is Action.DROP:
+            return [self._record(notification, plan, Outcome.DROPPED)]
+        if plan.action is Action.HTTP_ERROR:
+            error = f"HTTP {plan.status} (simulated; nothing was sent)"
+            return [
+                self._record(notification, plan, Outcome.FAILED, status=plan.status, error=error)
+            ]
+        if plan.action is Action.DELAY and plan.seconds:
+            await asyncio.sleep(plan.seconds)
+        times = plan.times if plan.action is Action.DUPLICATE else 1
+        return [await self._post(notification, plan) for _ in range(times)]
+
+    async def _post(self, notification: Notification, plan: DeliveryPlan) -> Attempt:
+        session = self._session
+        if session is None:
+            return self._record(notification, plan, Outcome.FAILED, error="emulator is not serving")
+        at = self.backend.clock.now()
+        started = time.perf_counter()
+        status: int | None = None
+        error: str | None = None
+        try:
+            async with session.post(
+                target(notification.url),
+                data=list(notification.form),
+                allow_redirects=False,
+                timeout=aiohttp.ClientTimeout(total=self.settings.notification_timeout),
+            ) as response:
+                status = response.status
+                await response.read()
+        except TimeoutError:
+            error = f"timed out after {self.settings.notification_timeout:g} s"
+        except (aiohttp.ClientError, ValueError) as exc:
+            error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+        latency = (time.perf_counter() - started) * 1000
+        if status is not None and not 200 <= status < 300:
+            error = f"HTTP {status}"
+        outcome = Outcome.DELIVERED if error is None else Outcome.FAILED
+        return self._record(
+            notification, plan, outcome, status=status, error=error, latency=latency, at=at
+        )
+
+    def _record(
+        self,
+        notification: Notification,
+        plan: DeliveryPlan,
+        outcome: Outcome,
+        *,
+        status: int | None = None,
+        error: str | None = None,
+        latency: float | None = None,
+        at: datetime | None = None,
+    ) -> Attempt:
+        attempt = self.journal.record(
+            notification.invoice_reference,
+            notification.event,
+            notification.url,
+            at or self.backend.clock.now(),
+            plan.action.value,
+            outcome,
+            status=status,
+            error=error,
+            latency_ms=None if latency is None else round(latency, 1),
+        )
+        if outcome is not Outcome.DELIVERED:
+            log.info("notification %s for %s: %s", outcome, notification.url, error or "")
+        for listener in self._listeners:
+            try:
+                listener(attempt)
+            except Exception:  # a broken listener must not lose the journal entry
+                log.exception("notification listener failed")
+        return attempt
+
+    # --- lifetime --------------------------------------------------------------------------------
+
+    async def lifespan(self, app: web.Application) -> AsyncIterator[None]:
+        """For `app.cleanup_ctx`: one client session for the app's life, no task left behind."""
+        self._loop = asyncio.get_running_loop()
+        self._session = aiohttp.ClientSession(headers={"User-Agent": USER_AGENT})
+        try:
+            yield
+        finally:
+            session, self._session = self._session, None
+            await self.close_tasks()
+            await session.close()
+
+    async def close_tasks(self) -> None:
+        """Cancel every delivery still under way and wait until each has ended."""
+        tasks = list(self._tasks)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        self._tasks.clear()

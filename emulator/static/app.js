@@ -1,0 +1,411 @@
+// SEQR emulator dashboard. Reads the control API under /_emulator and stays live through its
+// server-sent events. Every string that came from a merchant is put on the page with
+// textContent or as an attribute value, never parsed as HTML.
+"use strict";
+
+const API = "/_emulator";
+const LIST_LIMIT = 500;
+const FINAL = new Set(["PAID", "CANCELED", "FAILED", "RESERVED"]);
+
+const state = {
+  invoices: new Map(), // reference -> summary, in arrival order
+  open: null, // reference of the invoice shown
+  detail: null,
+  back: null, // {ref, backURL} of the customer's last action
+  loading: null,
+};
+
+const $ = (id) => document.getElementById(id);
+
+// --- DOM helpers: text only ---------------------------------------------------------------
+
+function el(tag, props, ...children) {
+  const node = document.createElement(tag);
+  for (const [key, value] of Object.entries(props || {})) {
+    if (value === null || value === undefined) continue;
+    if (key === "className") node.className = value;
+    else if (key === "text") node.textContent = String(value);
+    else if (key === "dataset") Object.assign(node.dataset, value);
+    else node.setAttribute(key, String(value));
+  }
+  for (const child of children) {
+    if (child === null || child === undefined) continue;
+    node.append(child instanceof Node ? child : document.createTextNode(String(child)));
+  }
+  return node;
+}
+
+function setText(id, value) {
+  $(id).textContent = value === null || value === undefined || value === "" ? "—" : String(value);
+}
+
+function money(amount) {
+  return amount ? `${amount.value} ${amount.currency}` : "—";
+}
+
+function when(iso, full) {
+  if (!iso) return "—";
+  const date = new Date(iso);
+  if (Number.isNaN(date.getTime())) return iso;
+  return full ? date.toLocaleString() : date.toLocaleTimeString();
+}
+
+function chip(status) {
+  return el("span", { className: `chip ${status}`, text: status.replaceAll("_", " ") });
+}
+
+function isWebUrl(url) {
+  try {
+    const parsed = new URL(url);
+    return parsed.protocol === "http:" || parsed.protocol === "https:";
+  } catch {
+    return false;
+  }
+}
+
+// --- the control API ----------------------------------------------------------------------
+
+async function api(path, options) {
+  const response = await fetch(API + path, { headers: { Accept: "application/json" }, ...options });
+  let body = null;
+  try {
+    body = await response.json();
+  } catch {
+    body = null;
+  }
+  if (!response.ok) {
+    const error = new Error((body && body.error) || `HTTP ${response.status}`);
+    error.status = response.status;
+    throw error;
+  }
+  return body;
+}
+
+// --- the invoice list ---------------------------------------------------------------------
+
+async function loadList() {
+  const body = await api(`/invoices?limit=${LIST_LIMIT}`);
+  state.invoices = new Map(body.invoices.map((summary) => [summary.reference, summary]));
+  renderList();
+  if (state.open) await loadDetail(state.open);
+}
+
+function renderList() {
+  const rows = [...state.invoices.values()].reverse().slice(0, LIST_LIMIT);
+  $("invoices").replaceChildren(...rows.map(listRow));
+  $("list-empty").hidden = rows.length > 0;
+  $("list-count").textContent = rows.length ? `${state.invoices.size} in all` : "";
+}
+
+function listRow(summary) {
+  const row = el(
+    "tr",
+    { dataset: { ref: summary.reference }, className: summary.reference === state.open ? "selected" : "" },
+    el("td", {}, chip(summary.status)),
+    el(
+      "td",
+      {},
+      el("span", { className: "title", text: summary.title || "(no title)" }),
+      el("span", { className: "ref", text: `${summary.reference} · ${when(summary.createdAt)}` }),
+    ),
+    el("td", { className: "num", text: money(summary.totalAmount) }),
+  );
+  row.addEventListener("click", () => openInvoice(summary.reference));
+  return row;
+}
+
+function upsertSummary(summary) {
+  state.invoices.delete(summary.reference);
+  state.invoices.set(summary.reference, summary);
+  const existing = $("invoices").querySelector(`tr[data-ref="${CSS.escape(summary.reference)}"]`);
+  if (existing) {
+    existing.replaceWith(listRow(summary));
+  } else {
+    renderList();
+  }
+}
+
+// --- the invoice page ---------------------------------------------------------------------
+
+function openInvoice(reference) {
+  const target = `#/invoices/${encodeURIComponent(reference)}`;
+  if (location.hash !== target) location.hash = target;
+  else route();
+}
+
+function route() {
+  const match = /^#\/invoices\/(.+)$/.exec(location.hash);
+  const reference = match ? decodeURIComponent(match[1]) : null;
+  if (reference !== state.open) state.back = null;
+  state.open = reference;
+  for (const row of $("invoices").children) {
+    row.classList.toggle("selected", row.dataset.ref === reference);
+  }
+  if (reference) loadDetail(reference);
+  else showDetail(null);
+}
+
+async function loadDetail(reference) {
+  try {
+    const detail = await api(`/invoices/${encodeURIComponent(reference)}`);
+    if (state.open === reference) showDetail(detail);
+  } catch (error) {
+    if (state.open !== reference) return;
+    showDetail(null);
+    setText("detail-empty", error.status === 404 ? `No invoice ${reference} (it is gone after a reset).` : error.message);
+  }
+}
+
+function showDetail(detail) {
+  state.detail = detail;
+  $("invoice").hidden = !detail;
+  $("detail-empty").hidden = Boolean(detail);
+  if (!detail) {
+    $("detail-empty").textContent = "Pick an invoice, or paste a scanned code above, to play the customer's phone.";
+    return;
+  }
+  const ref = detail.reference;
+  setText("detail-ref", ref);
+  setText("detail-title", detail.title || "(no title)");
+  const status = $("detail-status");
+  status.className = `chip ${detail.status}`;
+  status.textContent = detail.status.replaceAll("_", " ");
+  setText("detail-amount", money(detail.totalAmount));
+  setText("detail-version", detail.version);
+
+  const qr = `${API}/invoices/${encodeURIComponent(ref)}/qr`;
+  if ($("qr-image").getAttribute("src") !== `${qr}.png`) $("qr-image").setAttribute("src", `${qr}.png`);
+  $("qr-png").setAttribute("href", `${qr}.png`);
+  $("qr-svg").setAttribute("href", `${qr}.svg`);
+  setText("qr-text", detail.invoiceQRCode);
+  setText("deep-link", detail.deepLink);
+
+  renderPhone(detail);
+  renderFacts(detail);
+  renderRows(detail);
+  renderHistory(detail);
+  renderPayment(detail);
+  renderNotifications(detail.notifications || []);
+}
+
+function renderPhone(detail) {
+  setText("phone-merchant", detail.title || "(no title)");
+  setText("phone-amount", money(detail.totalAmount));
+  setText("phone-state", phoneState(detail));
+  const open = !FINAL.has(detail.status);
+  $("btn-scan").disabled = !open || detail.status !== "ISSUED" || detail.inProgress;
+  $("btn-pay").disabled = !open || detail.status !== "ISSUED";
+  $("btn-cancel").disabled = !open;
+  $("btn-fail").disabled = !open;
+  const back = state.back && state.back.ref === detail.reference ? state.back.backURL : null;
+  $("phone-back").hidden = !back;
+  const link = $("back-url");
+  link.textContent = back || "";
+  if (back && isWebUrl(back)) link.setAttribute("href", back);
+  else link.removeAttribute("href");
+}
+
+function phoneState(detail) {
+  switch (detail.status) {
+    case "ISSUED":
+      return detail.inProgress ? "Scanned: confirm with your PIN." : "Scan the code to pay.";
+    case "PENDING_ISSUER_ACKNOWLEDGE":
+      return "Waiting for the merchant to confirm the amount…";
+    case "RESERVED":
+      return "Reserved: the merchant commits the payment.";
+    case "PAID":
+      return "Payment complete.";
+    case "CANCELED":
+      return "Canceled.";
+    case "FAILED":
+      return "The payment failed.";
+    default:
+      return detail.status;
+  }
+}
+
+function renderFacts(detail) {
+  const facts = [
+    ["Reference", detail.reference],
+    ["Client invoice id", detail.clientInvoiceId],
+    ["Terminal", detail.terminalId],
+    ["Payment mode", detail.paymentMode],
+    ["Acknowledgment", detail.acknowledgmentMode],
+    ["Customer in app", detail.inProgress ? "yes, confirming" : "no"],
+    ["Cashier", detail.cashierId],
+    ["Created", when(detail.createdAt, true)],
+    ["backURL", detail.backURL],
+    ["notificationUrl", detail.notificationUrl],
+  ];
+  $("facts").replaceChildren(
+    ...facts.flatMap(([name, value]) => [
+      el("dt", { text: name }),
+      el("dd", { text: value === null || value === undefined || value === "" ? "—" : value }),
+    ]),
+  );
+}
+
+function renderRows(detail) {
+  const rows = detail.rows || [];
+  $("rows").replaceChildren(
+    ...(rows.length
+      ? rows.map((row) =>
+          el(
+            "tr",
+            {},
+            el("td", { text: row.description || "—" }),
+            el("td", { className: "num", text: row.quantity ? `${row.quantity}${row.unit ? " " + row.unit : ""}` : "—" }),
+            el("td", { className: "num", text: money(row.unitPrice) }),
+            el("td", { className: "num", text: money(row.totalAmount) }),
+          ),
+        )
+      : [el("tr", {}, el("td", { colspan: 4, className: "muted", text: "No rows." }))]),
+  );
+  setText("rows-total", money(detail.totalAmount));
+}
+
+function renderHistory(detail) {
+  $("history").replaceChildren(
+    ...[...(detail.history || [])].reverse().map((entry) =>
+      el(
+        "li",
+        {},
+        el("time", { datetime: entry.at, text: when(entry.at) }),
+        el("span", {}, chip(entry.status), " ", entry.event),
+        el("span", { className: "version", text: `v${entry.version}` }),
+      ),
+    ),
+  );
+}
+
+function renderPayment(detail) {
+  const payment = detail.payment;
+  const facts = payment
+    ? [
+        ["ersReference", payment.ersReference],
+        ["Paid", money(payment.amount)],
+        ["Date", when(payment.date, true)],
+        ["Acknowledged", payment.acknowledged ? "yes (merchant polled)" : "not yet"],
+        ["Customer", payment.msisdn],
+        ["Refunded", `${detail.refundedTotal} ${payment.amount.currency}`],
+      ]
+    : [["Payment", "none yet"]];
+  $("payment").replaceChildren(
+    ...facts.flatMap(([name, value]) => [el("dt", { text: name }), el("dd", { text: value || "—" })]),
+  );
+  const refunds = detail.refunds || [];
+  $("refunds").replaceChildren(
+    ...(refunds.length
+      ? refunds.map((refund) =>
+          el(
+            "tr",
+            {},
+            el("td", { className: "mono", text: refund.ersReference }),
+            el("td", { className: "small", text: when(refund.date) }),
+            el("td", { className: "num", text: money(refund.amount) }),
+          ),
+        )
+      : [el("tr", {}, el("td", { colspan: 3, className: "muted", text: "No refunds." }))]),
+  );
+}
+
+function renderNotifications(attempts) {
+  const body = $("notifications").querySelector("tbody");
+  body.replaceChildren(
+    ...(attempts.length
+      ? [...attempts].reverse().map((attempt) =>
+          el(
+            "tr",
+            { dataset: { outcome: attempt.outcome } },
+            el("td", { className: "small", text: when(attempt.at) }),
+            el("td", { text: attempt.event }),
+            el("td", { className: "mono small wrap", text: attempt.url }),
+            el(
+              "td",
+              {},
+              el("span", { className: `chip ${attempt.outcome}`, text: attempt.outcome }),
+              attempt.action !== "deliver" ? el("span", { className: "muted small", text: ` (${attempt.action})` }) : null,
+              attempt.error ? el("div", { className: "error small", text: attempt.error }) : null,
+            ),
+            el("td", { className: "num", text: attempt.statusCode ?? "—" }),
+            el("td", { className: "num", text: attempt.latencyMs === null ? "—" : `${attempt.latencyMs} ms` }),
+          ),
+        )
+      : [el("tr", {}, el("td", { colspan: 6, className: "muted", text: "No notification sent." }))]),
+  );
+}
+
+// --- the phone's buttons and the scan box ----------------------------------------------------
+
+async function act(action) {
+  const ref = state.open;
+  if (!ref) return;
+  setText("phone-message", "");
+  try {
+    const answer = await api(`/invoices/${encodeURIComponent(ref)}/${action}`, { method: "POST" });
+    // `open` is where the app goes next (an external service's page), else the backURL.
+    state.back = action === "scan" ? null : { ref, backURL: answer.open ?? answer.backURL };
+    upsertSummary(answer);
+    await loadDetail(ref);
+  } catch (error) {
+    $("phone-message").textContent = error.message;
+  }
+}
+
+async function scanned(event) {
+  event.preventDefault();
+  const code = $("scan-input").value.trim();
+  $("scan-error").hidden = true;
+  if (!code) return;
+  try {
+    const found = await api(`/lookup?code=${encodeURIComponent(code)}`);
+    openInvoice(found.reference);
+  } catch (error) {
+    $("scan-error").textContent = `${code}: ${error.message}`;
+    $("scan-error").hidden = false;
+  }
+}
+
+// --- live updates --------------------------------------------------------------------------
+
+function listen() {
+  const source = new EventSource(`${API}/events`);
+  const live = $("live");
+  source.addEventListener("hello", () => {
+    live.textContent = "live";
+    live.classList.add("on");
+    loadList().catch(() => {}); // also catches up on anything missed while disconnected
+  });
+  source.addEventListener("invoice", (event) => {
+    const { invoice } = JSON.parse(event.data);
+    upsertSummary(invoice);
+    if (invoice.reference === state.open) loadDetail(invoice.reference);
+  });
+  source.addEventListener("notification", (event) => {
+    const attempt = JSON.parse(event.data);
+    if (attempt.invoiceReference === state.open) loadDetail(state.open);
+  });
+  for (const kind of ["reset", "resync"]) {
+    source.addEventListener(kind, () => loadList().catch(() => {}));
+  }
+  source.onerror = () => {
+    live.textContent = "reconnecting…";
+    live.classList.remove("on");
+  };
+}
+
+function start() {
+  for (const button of document.querySelectorAll(".phone-buttons .btn")) {
+    button.addEventListener("click", () => act(button.dataset.action));
+  }
+  $("scan-form").addEventListener("submit", scanned);
+  window.addEventListener("hashchange", route);
+  route();
+  listen();
+  // Acknowledgment and receipts change an invoice without a status change: re-read the open one.
+  setInterval(() => {
+    if (state.open && document.visibilityState === "visible") loadDetail(state.open);
+  }, 5000);
+}
+
+document.addEventListener("DOMContentLoaded", start);

@@ -1,0 +1,193 @@
+"""The dashboard in a real headless Chromium: live list, the phone's buttons, escaped strings.
+
+Runs Debian's `chromium` through its `chromedriver` with selenium; the browser tests are
+skipped only where they are not installed (`.ci/run` installs both).
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import tempfile
+import urllib.request
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from selenium import webdriver
+from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
+from selenium.webdriver.chrome.options import Options
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import WebDriverWait
+
+from emulator.backend import SeqrBackend
+from emulator.dashboard import QUEUE_LIMIT, EventHub
+from emulator.settings import Settings
+from tests.conftest import make_invoice
+from tests.merchant import Merchant
+
+CHROMIUM = next(filter(None, map(shutil.which, ("chromium", "chromium-browser"))), None)
+CHROMEDRIVER = shutil.which("chromedriver")
+FLAGS = (
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+    "--window-size=1440,1100",
+)
+WAIT = 10.0
+
+NO_BROWSER = (
+    "needs Debian's chromium and chromium-driver (apt-get install chromium chromium-driver)"
+)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[webdriver.Chrome]:
+    if CHROMIUM is None or CHROMEDRIVER is None:
+        pytest.skip(NO_BROWSER)
+    with tempfile.TemporaryDirectory(prefix="dashboard-profile-") as profile:
+        options = Options()
+        options.binary_location = CHROMIUM or ""
+        for flag in (*FLAGS, f"--user-data-dir={profile}"):
+            options.add_argument(flag)
+        driver = webdriver.Chrome(options=options, service=Service(executable_path=CHROMEDRIVER))
+        try:
+            yield driver
+        finally:
+            driver.quit()
+
+
+@pytest.fixture
+def page(browser: webdriver.Chrome, emulator: Any) -> webdriver.Chrome:
+    """The dashboard, freshly loaded and connected to the emulator's live events."""
+    browser.get(emulator.url + "/")
+    until(browser, lambda d: d.find_element(By.ID, "live").text == "live")
+    browser.execute_script("window.notReloaded = true;")
+    return browser
+
+
+def until(driver: webdriver.Chrome, condition: Any) -> Any:
+    """Wait for `condition`; the page re-renders live, so a vanished element is retried."""
+    ignored = (NoSuchElementException, StaleElementReferenceException)
+    return WebDriverWait(driver, WAIT, ignored_exceptions=ignored).until(condition)
+
+
+def text(driver: webdriver.Chrome, css: str) -> str | None:
+    """The element's text, read in one step (a live page may replace it between two)."""
+    script = "const e = document.querySelector(arguments[0]); return e && e.textContent;"
+    return driver.execute_script(script, css)
+
+
+def click(driver: webdriver.Chrome, css: str) -> None:
+    until(driver, lambda d: d.find_element(By.CSS_SELECTOR, css).click() or True)
+
+
+def send(service: Any, context: dict, **extra: Any) -> str:
+    answer = service.sendInvoice(context=context, invoice=make_invoice(**extra))
+    assert answer.resultCode == 0
+    return answer.invoiceReference
+
+
+def row(ref: str) -> str:
+    return f'#invoices tr[data-ref="{ref}"]'
+
+
+def open_invoice(driver: webdriver.Chrome, ref: str) -> None:
+    click(driver, row(ref))
+    until(driver, lambda d: text(d, "#detail-ref") == ref)
+
+
+def test_an_invoice_sent_over_soap_appears_without_reload(page, zeep_service, context):
+    ref = send(zeep_service, context, title="Order 2002")
+    shown = until(page, lambda d: text(d, row(ref)))
+    assert "Order 2002" in shown and "ISSUED" in shown and "100.00 SEK" in shown
+    assert page.execute_script("return window.notReloaded") is True
+
+
+def test_paying_on_the_phone_shows_paid_and_the_notification(page, zeep_service, context):
+    with Merchant() as merchant:
+        notify = merchant.url("/seqr/notify?order=2003")
+        ref = send(zeep_service, context, notificationUrl=notify)
+        open_invoice(page, ref)
+        qr_loaded = "return document.getElementById('qr-image').naturalWidth"
+        until(page, lambda d: d.execute_script(qr_loaded) > 0)
+        click(page, "#btn-pay")
+        until(page, lambda d: text(d, "#detail-status") == "PAID")
+        delivered = '#notifications tr[data-outcome="delivered"]'
+        attempt = until(page, lambda d: text(d, delivered))
+        assert notify in attempt and "200" in attempt
+        assert len(merchant.received) == 1
+    assert text(page, "#back-url") == "https://shop.example/done?order=1001"
+    assert "PAID" in (text(page, row(ref)) or "")
+    assert page.find_element(By.ID, "btn-pay").get_attribute("disabled") is not None
+    assert page.execute_script("return window.notReloaded") is True
+
+
+def test_merchant_strings_are_shown_as_text(page, zeep_service, context):
+    title = '<script>window.pwned = 1</script><b>Order</b> "3" & co'
+    evil_row = {
+        "itemDescription": '<img src=x onerror="window.pwned = 2">',
+        "itemTotalAmount": {"currency": "SEK", "value": "100.00"},
+    }
+    ref = send(zeep_service, context, title=title, invoiceRows={"invoiceRow": [evil_row]})
+    open_invoice(page, ref)
+    assert text(page, "#detail-title") == title
+    assert text(page, f"{row(ref)} .title") == title
+    assert text(page, "#rows td") == evil_row["itemDescription"]
+    assert page.find_elements(By.CSS_SELECTOR, "#detail-title b, #invoices b, #rows img") == []
+    assert page.execute_script("return window.pwned") is None
+
+
+def test_a_scanned_code_opens_the_invoice(page, zeep_service, context):
+    ref = send(zeep_service, context, title="Scan me")
+    box = page.find_element(By.ID, "scan-input")
+    box.send_keys(f"HTTP://SEQR.SE/R{ref}")
+    click(page, "#scan-open")
+    until(page, lambda d: text(d, "#detail-ref") == ref)
+    assert text(page, "#detail-title") == "Scan me"
+    box.clear()
+    box.send_keys("seqr://SEQR.SE/R0000")
+    click(page, "#scan-open")
+    until(page, lambda d: d.find_element(By.ID, "scan-error").is_displayed())
+    assert "0000" in (text(page, "#scan-error") or "")
+
+
+def test_a_reset_empties_the_list_without_reload(page, zeep_service, context, control):
+    ref = send(zeep_service, context)
+    until(page, lambda d: text(d, row(ref)))
+    control.ok("POST", "/reset")
+    until(page, lambda d: d.find_elements(By.CSS_SELECTOR, "#invoices tr") == [])
+    assert page.execute_script("return window.notReloaded") is True
+
+
+# --- without a browser ------------------------------------------------------------------------
+
+
+def test_page_and_assets_are_served_locally_with_a_strict_policy(emulator):
+    with urllib.request.urlopen(emulator.url + "/", timeout=10) as response:
+        policy = response.headers["Content-Security-Policy"]
+        html = response.read().decode()
+    assert "script-src 'self'" in policy and "default-src 'none'" in policy
+    assert re.findall(r'(?:src|href)="(?![/#]|data:)', html) == []  # nothing from a CDN
+    for asset in ("app.js", "app.css"):
+        with urllib.request.urlopen(f"{emulator.url}/_emulator/static/{asset}", timeout=10) as r:
+            text = r.read().decode()
+        assert "innerHTML" not in text and "://" not in text.replace("HTTP://SEQR.SE", "")
+
+
+async def test_a_page_that_falls_behind_is_told_to_resync():
+    hub = EventHub(SeqrBackend(Settings()))
+    queue = hub.join()
+    for number in range(QUEUE_LIMIT + 5):
+        hub.publish("notification", {"n": number})
+    frames = [queue.get_nowait() for _ in range(queue.qsize())]
+    assert frames[0].startswith(b"event: resync\n")
+    assert [f.split(b"\n")[0] for f in frames[1:]] == [b"event: notification"] * 4
+    hub.leave(queue)
+    hub.publish("notification", {})
+    assert queue.empty()

@@ -11,7 +11,7 @@ import pytest
 import emulator
 
 PACKAGE = Path(emulator.__file__).parent
-CORE = ["domain", "backend.py", "clock.py", "settings.py"]
+CORE = ["domain", "backend", "clock.py", "settings.py"]
 
 
 def _core_modules() -> list[Path]:

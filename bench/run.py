@@ -357,6 +357,9 @@ def main(argv: list[str] | None = None) -> int:
         ers = field(http("POST", server.soap_url, payment_status(big)), "ersReference")
         row("refundPayment", run_load(server.soap_url, refund(ers), s, c), ceiling)
 
+        # enough unpaid invoices that the pay row never pays one twice
+        count = json.loads(http("GET", server.url + "/_emulator/health"))["invoices"]
+        fill(server, count + int(8000 * s) + 100, s, c)
         issued = [
             i["reference"]
             for i in json.loads(http("GET", server.url + "/_emulator/invoices"))["invoices"]

@@ -1,0 +1,32 @@
+"""The benchmark runs, in a tiny configuration, so the published figures never rot."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+BENCH = Path(__file__).resolve().parents[1] / "bench" / "run.py"
+ROWS = [
+    "ceiling (raw aiohttp, fixed body)",
+    "| getPaymentStatus |",
+    "| sendInvoice |",
+    "| refundPayment |",
+    "control pay",
+    "stored |",
+    "cold start to `listening`",
+    "notification after payment",
+    "memory with",
+    "mixed workload",
+]
+
+
+def test_tiny_benchmark_prints_every_row():
+    out = subprocess.run(
+        [sys.executable, str(BENCH), "--tiny"], capture_output=True, text=True, timeout=240
+    )
+    assert out.returncode == 0, out.stderr
+    for row in ROWS:
+        assert row in out.stdout, f"missing {row!r} in:\n{out.stdout}"
+    assert "errors or non-2xx" not in out.stdout, out.stdout
+    assert "nan" not in out.stdout, out.stdout

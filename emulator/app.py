@@ -10,6 +10,8 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
+import socket
+import struct
 from collections.abc import AsyncIterator
 
 from aiohttp import web
@@ -19,10 +21,11 @@ from emulator.backend import SeqrBackend
 from emulator.clock import Clock
 from emulator.domain.model import AcknowledgmentMode
 from emulator.notifier import Notifier
+from emulator.scenario import loader as scenarios
 from emulator.settings import Settings
 from emulator.soap import wsdl
 from emulator.soap.mapping import CallInfo
-from emulator.soap.transport import CONTENT_TYPE, SoapEndpoint
+from emulator.soap.transport import CONTENT_TYPE, SoapEndpoint, SoapReply
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +48,7 @@ def create_app(settings: Settings | None = None, backend: SeqrBackend | None = N
     """A new emulator: its own backend unless one is given, so many can share a process."""
     settings = settings or Settings()
     backend = backend or SeqrBackend(settings, make_clock(settings))
+    load_scenarios(backend, settings)
     app = web.Application(
         client_max_size=settings.max_body_bytes,
         middlewares=[control.error_middleware],
@@ -64,6 +68,13 @@ def create_app(settings: Settings | None = None, backend: SeqrBackend | None = N
     app.cleanup_ctx.append(_deadline_sweeper)
     app.cleanup_ctx.append(notifier.lifespan)
     return app
+
+
+def load_scenarios(backend: SeqrBackend, settings: Settings) -> None:
+    """The catalogue and the `--scenario` default; a faulty file raises `ScenarioError`."""
+    catalogue = scenarios.load_catalogue(settings.scenario_dir)
+    default = scenarios.resolve(settings.scenario, catalogue) if settings.scenario else None
+    backend.configure_scenarios(catalogue, default)
 
 
 def _base_url(request: web.Request) -> str:
@@ -94,7 +105,33 @@ async def serve_soap(request: web.Request) -> web.Response:
     strict_till = settings.cashregister_requires_ack and request.path == settings.cashregister_path
     info = _CASHREGISTER if strict_till else _WEBSHOP
     reply = request.app[SOAP].handle(body, info)
+    if reply.later is not None:  # a scenario's slow answer, on the emulator clock's scale
+        await asyncio.sleep(reply.delay / request.app[control.BACKEND].clock.scale)
+        reply = reply.later()
+    if reply.fault is not None:
+        return _misbehave(request, reply)
     return web.Response(status=reply.status, body=reply.body, headers=_XML_HEADERS)
+
+
+FAULT_HEADER = "X-Seqr-Emulator-Fault"
+
+
+def _misbehave(request: web.Request, reply: SoapReply) -> web.Response:
+    """Act out a scenario's transport fault on this call's connection."""
+    if reply.fault == "truncate":  # a complete HTTP message whose XML stops halfway
+        cut = reply.body[: len(reply.body) // 2]
+        headers = {**_XML_HEADERS, FAULT_HEADER: reply.fault}
+        return web.Response(status=reply.status, body=cut, headers=headers)
+    transport = request.transport
+    if transport is not None:
+        if reply.fault == "reset":  # linger 0: the kernel answers with RST, not FIN
+            sock = transport.get_extra_info("socket")
+            if sock is not None:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            transport.abort()
+        else:  # "empty": closed before a byte of answer
+            transport.close()
+    return web.Response(status=204)  # written to a closed connection: nobody receives it
 
 
 _WEBSHOP = CallInfo(default_ack=None)

@@ -1,4 +1,4 @@
-"""`seqr-emulator`: serve, and regenerate the published WSDL.
+"""`seqr-emulator`: serve, list the scenario catalogue, and regenerate the published WSDL.
 
 Flags override `SEQR_EMULATOR_*` environment variables, which override the `--config` file,
 which overrides the defaults in `settings.py`.
@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from emulator.domain import services
+from emulator.scenario import loader as scenarios
 from emulator.settings import ConfigError, Settings, load_config
 
 
@@ -63,11 +64,23 @@ def _parser() -> argparse.ArgumentParser:
         help="TOML file: settings by name and [[services]] (external service definitions)",
     )
     serve.add_argument(
+        "--scenario",
+        metavar="NAME|FILE",
+        help="what the emulated customer and SEQR do for every terminal without a scenario of "
+        "its own: a catalogue name (seqr-emulator scenarios) or a TOML file",
+    )
+    serve.add_argument(
+        "--scenario-dir", metavar="DIR", help="the scenario catalogue (default: the shipped one)"
+    )
+    serve.add_argument(
         "--session-lifetime",
         type=float,
         metavar="SECONDS",
         help="External Service tokens expire (60) after this; 0 never (default 600)",
     )
+
+    listing = commands.add_parser("scenarios", help="list the scenario catalogue")
+    listing.add_argument("--scenario-dir", metavar="DIR", help="another catalogue folder")
 
     published = commands.add_parser("wsdl", help="write the published WSDL documents")
     published.add_argument("--out", type=Path, default=Path("wsdl"), help="folder (default wsdl/)")
@@ -82,6 +95,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         for path in write_published(args.out):
             print(path)
         return 0
+    if args.command == "scenarios":
+        return list_scenarios(args.scenario_dir)
     try:
         settings = settings_from(args)
     except ValueError as exc:  # a ConfigError names the file and the key
@@ -112,7 +127,9 @@ def settings_from(args: argparse.Namespace) -> Settings:
                 services.define(s.id, s.order_url, s.success_url, s.failure_url, s.cancel_url)
             except services.InvalidService as exc:
                 raise ConfigError(f"{args.config}: services[{i}]: {exc}") from None
-    return Settings.from_env(base=base).with_overrides(
+    settings = Settings.from_env(base=base).with_overrides(
+        scenario=args.scenario,
+        scenario_dir=args.scenario_dir,
         session_lifetime=args.session_lifetime,
         host=args.host,
         port=args.port,
@@ -125,6 +142,23 @@ def settings_from(args: argparse.Namespace) -> Settings:
         clock_start=args.clock_start,
         freeze_clock=args.freeze_clock,
     )
+    catalogue = scenarios.load_catalogue(settings.scenario_dir)  # a faulty file stops the start
+    if settings.scenario:
+        scenarios.resolve(settings.scenario, catalogue)
+    return settings
+
+
+def list_scenarios(folder: str | None) -> int:
+    """One line per catalogue scenario: its name and description."""
+    try:
+        catalogue = scenarios.load_catalogue(folder)
+    except ValueError as exc:  # a ScenarioError names the file and the step
+        print(f"seqr-emulator: {exc}", file=sys.stderr)
+        return 2
+    width = max((len(name) for name in catalogue), default=0)
+    for name, scenario in sorted(catalogue.items()):
+        print(f"{name:<{width}}  {scenario.description}")
+    return 0
 
 
 if __name__ == "__main__":

@@ -18,7 +18,9 @@ from emulator.domain.errors import IllegalMove, NotFound
 from emulator.domain.model import CustomerToken
 from emulator.domain.terminals import static_qr
 from emulator.journal import NotificationJournal
-from emulator.views import attempt, invoice_detail, invoice_summary, terminal_view
+from emulator.scenario.loader import from_mapping
+from emulator.scenario.model import Scenario, ScenarioError, UnknownScenario
+from emulator.views import attempt, invoice_detail, invoice_summary, scenario_view, terminal_view
 
 PREFIX = "/_emulator"
 BACKEND = web.AppKey("backend", SeqrBackend)
@@ -231,6 +233,81 @@ async def advance_clock(request: web.Request) -> web.Response:
     return web.json_response({"now": now.isoformat()})
 
 
+# --- scenarios ---------------------------------------------------------------------------------
+
+
+async def list_scenarios(request: web.Request) -> web.Response:
+    """The catalogue, the default in force and every terminal's own scenario."""
+    backend = _backend(request)
+    default = backend.default_scenario()
+    terminals = backend.terminal_scenarios()
+    return web.json_response(
+        {
+            "scenarios": [scenario_view(s) for s in backend.list_scenarios()],
+            "default": None if default is None else default.name,
+            "terminals": {tid: s.name for tid, s in sorted(terminals.items())},
+        }
+    )
+
+
+async def _chosen(request: web.Request) -> Scenario:
+    """`{"name": NAME}` from the catalogue (404 if absent), or `{"inline": {...}}` (400 if bad)."""
+    body = await _json(request)
+    name, inline = body.get("name"), body.get("inline")
+    if (name is None) == (inline is None) or not isinstance(name, str | None):
+        raise BadRequest('give "name" (a catalogue scenario) or "inline" (a scenario object)')
+    try:
+        if name is not None:
+            return _backend(request).scenario_named(name)
+        return from_mapping(inline, "inline", "inline")
+    except UnknownScenario as exc:
+        raise NotFound(str(exc)) from None
+    except ScenarioError as exc:
+        raise BadRequest(str(exc)) from None
+
+
+async def get_default_scenario(request: web.Request) -> web.Response:
+    return web.json_response({"scenario": scenario_view(_backend(request).default_scenario())})
+
+
+async def put_default_scenario(request: web.Request) -> web.Response:
+    """The scenario for every terminal without its own, until the next reset."""
+    chosen = await _chosen(request)
+    _backend(request).set_scenario(chosen)
+    return web.json_response({"scenario": scenario_view(chosen)})
+
+
+async def delete_default_scenario(request: web.Request) -> web.Response:
+    _backend(request).set_scenario(None)
+    return web.json_response({"scenario": None})
+
+
+async def get_terminal_scenario(request: web.Request) -> web.Response:
+    tid = request.match_info["id"]
+    chosen = _backend(request).terminal_scenario(tid)
+    return web.json_response({"terminalId": tid, "scenario": scenario_view(chosen)})
+
+
+async def put_terminal_scenario(request: web.Request) -> web.Response:
+    """For the invoices this terminal issues from now on; the terminal need not exist yet."""
+    tid, chosen = request.match_info["id"], await _chosen(request)
+    _backend(request).set_terminal_scenario(tid, chosen)
+    return web.json_response({"terminalId": tid, "scenario": scenario_view(chosen)})
+
+
+async def delete_terminal_scenario(request: web.Request) -> web.Response:
+    tid = request.match_info["id"]
+    _backend(request).set_terminal_scenario(tid, None)
+    return web.json_response({"terminalId": tid, "scenario": None})
+
+
+async def invoice_scenario(request: web.Request) -> web.Response:
+    """Where the invoice's scenario is: the next step and what it waits for (null: none left)."""
+    backend, ref = _backend(request), request.match_info["ref"]
+    backend.invoice(ref)  # 404 for an unknown invoice
+    return web.json_response({"invoiceReference": ref, "scenario": backend.scenario_progress(ref)})
+
+
 async def health(request: web.Request) -> web.Response:
     """Liveness, plus the invoice count (O(1)) that scripts and the benchmark wait on."""
     return web.json_response({"status": "ok", "invoices": len(_backend(request).invoices)})
@@ -255,3 +332,11 @@ def add_routes(app: web.Application) -> None:
     app.router.add_post(f"{p}/reset", reset)
     app.router.add_get(f"{p}/clock", get_clock)
     app.router.add_post(f"{p}/clock/advance", advance_clock)
+    app.router.add_get(f"{p}/scenarios", list_scenarios)
+    app.router.add_get(f"{p}/scenario", get_default_scenario)
+    app.router.add_put(f"{p}/scenario", put_default_scenario)
+    app.router.add_delete(f"{p}/scenario", delete_default_scenario)
+    app.router.add_get(f"{p}/terminals/{{id}}/scenario", get_terminal_scenario)
+    app.router.add_put(f"{p}/terminals/{{id}}/scenario", put_terminal_scenario)
+    app.router.add_delete(f"{p}/terminals/{{id}}/scenario", delete_terminal_scenario)
+    app.router.add_get(f"{p}/invoices/{{ref}}/scenario", invoice_scenario)

@@ -8,8 +8,11 @@ notification is fire-and-forget: one attempt, no retry, a timeout. Inside the em
 task goes untracked: each is held in a set and cancelled and awaited at shutdown, and every
 attempt, failed or not, lands in the `NotificationJournal`.
 
-A scenario engine steers deliveries by replacing `planner`: deliver (the default), drop,
-delay, duplicate, or record the merchant's endpoint as failing without calling it.
+The `planner` decides each delivery: by default it takes the plan a scenario step armed for
+the invoice (deliver, drop, delay, duplicate, late) and delivers when there is none; tests may
+replace it, and `http_error` records the merchant's endpoint as failing without calling it.
+Delays are emulator seconds: the clock's scale and `advance` move them as they move the
+acknowledgment window, and a late notification goes out only after the reversal it waited for.
 """
 
 from __future__ import annotations
@@ -29,18 +32,22 @@ from yarl import URL
 from emulator.backend import Event, SeqrBackend
 from emulator.domain.model import Customer, Invoice
 from emulator.journal import Attempt, NotificationJournal, Outcome
+from emulator.scenario.model import Delivery, NotificationPlan
 from emulator.settings import Settings
 
 log = logging.getLogger(__name__)
 
 USER_AGENT = "seqr-emulator"
+CLOCK_POLL = 0.05  # real seconds between looks at the emulator clock while a delivery waits
+LATE_WITHOUT_WINDOW = 20.0  # a late notification's wait when the acknowledgment window is off
 
 
 class Action(StrEnum):
     DELIVER = "deliver"
     DROP = "drop"  # nothing is sent; the journal says so
-    DELAY = "delay"  # sent after `seconds` real seconds
+    DELAY = "delay"  # sent after `seconds` emulator seconds
     DUPLICATE = "duplicate"  # sent `times` times, one after the other
+    LATE = "late"  # sent after `seconds` (the acknowledgment window), once due deadlines applied
     HTTP_ERROR = "http_error"  # nothing is sent; recorded as if the merchant answered `status`
 
 
@@ -81,6 +88,23 @@ class DeliveryPlan:
     def http_error(cls, status: int = 500) -> DeliveryPlan:
         return cls(Action.HTTP_ERROR, status=status)
 
+    @classmethod
+    def late(cls, seconds: float) -> DeliveryPlan:
+        return cls(Action.LATE, seconds=seconds)
+
+    @classmethod
+    def of(cls, plan: NotificationPlan, ack_window: float) -> DeliveryPlan:
+        """The delivery a scenario step chose; `late` waits out the acknowledgment window."""
+        if plan.delivery is Delivery.DROP:
+            return cls.drop()
+        if plan.delivery is Delivery.DELAY:
+            return cls.delay(plan.delay)
+        if plan.delivery is Delivery.DUPLICATE:
+            return cls.duplicate(plan.copies)
+        if plan.delivery is Delivery.LATE:
+            return cls.late(ack_window if ack_window > 0 else LATE_WITHOUT_WINDOW)
+        return cls()
+
 
 @dataclass(frozen=True, slots=True)
 class Notification:
@@ -116,6 +140,9 @@ def always_deliver(notification: Notification) -> DeliveryPlan:
     return DeliveryPlan()
 
 
+_DELIVER = DeliveryPlan()
+
+
 def target(url: str) -> URL:
     """The URL as the merchant wrote it: an ASCII URL keeps its query string byte for byte."""
     if url.isascii() and not any(c.isspace() for c in url):
@@ -130,7 +157,7 @@ class Notifier:
         self.backend = backend
         self.settings = settings
         self.journal = journal or NotificationJournal(settings.notification_journal_size)
-        self.planner: Planner = always_deliver
+        self.planner: Planner = self.scenario_plan
         self._kinds = {"paid", "reserved"} if settings.notify_on_reserved else {"paid"}
         self._tasks: set[asyncio.Task[list[Attempt]]] = set()
         self._listeners: list[AttemptListener] = []
@@ -147,6 +174,13 @@ class Notifier:
     def pending(self) -> int:
         """Deliveries started and not finished (including delayed ones)."""
         return len(self._tasks)
+
+    def scenario_plan(self, notification: Notification) -> DeliveryPlan:
+        """The plan a scenario step armed for this invoice's next notification, else deliver."""
+        if not self.backend.scenarios.active:
+            return _DELIVER
+        chosen = self.backend.notification_plan(notification.invoice_reference)
+        return _DELIVER if chosen is None else DeliveryPlan.of(chosen, self.settings.ack_window)
 
     # --- from the backend: may run on any thread, must not block ----------------------------
 
@@ -199,10 +233,19 @@ class Notifier:
             return [
                 self._record(notification, plan, Outcome.FAILED, status=plan.status, error=error)
             ]
-        if plan.action is Action.DELAY and plan.seconds:
-            await asyncio.sleep(plan.seconds)
+        if plan.action in (Action.DELAY, Action.LATE) and plan.seconds:
+            await self._wait(plan.seconds)
+        if plan.action is Action.LATE:
+            self.backend.run_due()  # the reversal due by now happens before the POST
         times = plan.times if plan.action is Action.DUPLICATE else 1
         return [await self._post(notification, plan) for _ in range(times)]
+
+    async def _wait(self, seconds: float) -> None:
+        """Until `seconds` have passed on the emulator clock (scaled, advanced or frozen)."""
+        clock = self.backend.clock
+        mark = clock.elapsed() + seconds
+        while (left := clock.seconds_until(mark)) > 0:
+            await asyncio.sleep(min(left, CLOCK_POLL))
 
     async def _post(self, notification: Notification, plan: DeliveryPlan) -> Attempt:
         session = self._session

@@ -80,6 +80,10 @@ class Settings:
     # later it is 60 AUTHORIZATION_EXPIRED. 0: tokens never expire.
     session_lifetime: float = 600.0
     services: tuple[ServiceAccount, ...] = ()  # defined at start and after every reset
+    # The scenario in force for every terminal without its own: a catalogue name or a TOML
+    # file (`--scenario`). None: the emulated customer does nothing until told.
+    scenario: str | None = None
+    scenario_dir: str | None = None  # the catalogue folder; None: the shipped `scenarios/`
 
     def with_overrides(self, **overrides: Any) -> Settings:
         """A copy with the given fields replaced; `None` values are ignored."""

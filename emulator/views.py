@@ -11,6 +11,7 @@ from emulator import qr
 from emulator.domain.model import Amount, Invoice, InvoiceRow, Terminal
 from emulator.domain.terminals import static_qr
 from emulator.journal import Attempt
+from emulator.scenario.model import Scenario
 
 Json = dict[str, Any]
 
@@ -136,4 +137,15 @@ def terminal_view(terminal: Terminal) -> Json:
         "seqrId": terminal.seqr_id,
         "staticQRCode": None if terminal.seqr_id is None else static_qr(terminal.seqr_id),
         "openInvoice": terminal.open_invoice,
+    }
+
+
+def scenario_view(scenario: Scenario | None) -> Json | None:
+    """A scenario as the control API lists it: its steps as short human lines."""
+    if scenario is None:
+        return None
+    return {
+        "name": scenario.name,
+        "description": scenario.description,
+        "steps": [step.describe() for step in scenario.steps],
     }

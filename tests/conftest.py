@@ -17,7 +17,7 @@ import pytest
 from aiohttp import web
 from lxml import etree
 
-from emulator.app import create_app
+from emulator.app import FAULT_HEADER, create_app
 from emulator.server import EmulatorServer
 from emulator.settings import Settings
 from tests.reference import REFERENCE_DIR, reference_path, reference_schema
@@ -72,6 +72,7 @@ def audited_app(audit: SchemaAudit) -> Callable[[Settings], web.Application]:
     async def validate(request: web.Request, handler: Any) -> web.StreamResponse:
         response = await handler(request)
         soap = request.method == "POST" and not request.path.startswith("/_emulator")
+        soap = soap and FAULT_HEADER not in response.headers  # not one a scenario cut on purpose
         if soap and isinstance(response, web.Response) and response.content_type == "text/xml":
             audit.check(bytes(response.body))
         return response

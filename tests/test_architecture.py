@@ -11,7 +11,7 @@ import pytest
 import emulator
 
 PACKAGE = Path(emulator.__file__).parent
-CORE = ["domain", "backend", "clock.py", "settings.py"]
+CORE = ["domain", "backend", "scenario", "clock.py", "settings.py"]
 
 
 def _core_modules() -> list[Path]:
@@ -34,7 +34,13 @@ def _imports(path: Path) -> set[str]:
 
 @pytest.mark.parametrize("path", _core_modules(), ids=lambda p: p.relative_to(PACKAGE).as_posix())
 def test_core_imports_only_stdlib_and_core(path):
-    allowed_own = ("emulator.domain", "emulator.clock", "emulator.settings", "emulator.backend")
+    allowed_own = (
+        "emulator.domain",
+        "emulator.clock",
+        "emulator.settings",
+        "emulator.backend",
+        "emulator.scenario",
+    )
     for name in _imports(path):
         top = name.split(".")[0]
         if top == "emulator":

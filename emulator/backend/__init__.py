@@ -17,11 +17,12 @@ from __future__ import annotations
 from emulator.backend.core import RESELLERUSER, TERMINALID, Event, Listener
 from emulator.backend.customer import CustomerVerbs
 from emulator.backend.payments import PaymentVerbs
+from emulator.backend.scenarios import ScenarioVerbs
 from emulator.backend.services import ServiceVerbs
 from emulator.backend.terminals import TerminalVerbs
 
 
-class SeqrBackend(PaymentVerbs, CustomerVerbs, ServiceVerbs, TerminalVerbs):
+class SeqrBackend(PaymentVerbs, CustomerVerbs, ServiceVerbs, TerminalVerbs, ScenarioVerbs):
     """One emulator's state and every verb on it; see the modules of this package by topic."""
 
 

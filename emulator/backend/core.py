@@ -24,6 +24,7 @@ from emulator.domain.model import (
     Reseller,
     Terminal,
 )
+from emulator.scenario.engine import Engine
 from emulator.settings import Settings
 
 TERMINALID = "TERMINALID"
@@ -52,6 +53,8 @@ class Core:
         self.lock = threading.RLock()
         self._listeners: list[Listener] = []
         self._reset_hooks: list[Callable[[], None]] = []
+        self.scenarios = Engine(seed=settings.seed)  # keeps its catalogue across resets
+        self._due_running = False
         self._init_state()
 
     def _init_state(self) -> None:
@@ -68,6 +71,7 @@ class Core:
             self.terminals[t.id] = Terminal(t.id, t.password, t.name)
         for r in self.settings.resellers:
             self.resellers[(r.id, r.user_id)] = Reseller(r.id, r.user_id, r.password)
+        self.scenarios.reset()  # runs and control-API selections; the start default returns
         self.services = ext.Registry()  # external services and their customer sessions
         for s in self.settings.services:
             self.services.define(
@@ -151,28 +155,40 @@ class Core:
         """Apply every deadline that has passed on the emulator clock; O(log n) each."""
         with self.lock:
             heap = self._deadlines
-            if not heap:
+            if not heap or self._due_running:  # a verb a deadline applies calls in again
                 return 0
-            mark = self.clock.elapsed()
-            applied = 0
-            while heap and heap[0][0] <= mark:
-                _, _, kind, reference = heapq.heappop(heap)
-                found = self.invoices.get(reference)
-                if found is None:
-                    continue
-                now = self.clock.now()
-                if kind == "ack" and rules.reverse_unacknowledged(found, now):
-                    self._record_reversal(found)
-                    self._emit("reversed", found)
-                    applied += 1
-                elif kind == "reservation" and rules.expire_reservation(found, now):
-                    self._emit("expired", found)
-                    applied += 1
-            return applied
+            self._due_running = True
+            try:
+                return self._apply_due(heap, self.clock.elapsed())
+            finally:
+                self._due_running = False
+
+    def _apply_due(self, heap: list[tuple[float, int, str, str]], mark: float) -> int:
+        applied = 0
+        while heap and heap[0][0] <= mark:
+            _, _, kind, reference = heapq.heappop(heap)
+            found = self.invoices.get(reference)
+            if found is None:
+                continue
+            now = self.clock.now()
+            if kind == "ack" and rules.reverse_unacknowledged(found, now):
+                self._record_reversal(found)
+                self._emit("reversed", found)
+                applied += 1
+            elif kind == "reservation" and rules.expire_reservation(found, now):
+                self._emit("expired", found)
+                applied += 1
+            elif kind == "scenario":
+                self._scenario_tick(found)  # a timed step; it may schedule the next one
+                applied += 1
+        return applied
 
     def _schedule(self, delay: float, kind: str, reference: str) -> None:
+        self._schedule_at(self.clock.elapsed() + delay, kind, reference)
+
+    def _schedule_at(self, mark: float, kind: str, reference: str) -> None:
+        """A deadline at an emulator-clock mark (seconds since start); past marks are due."""
         self._deadline_seq += 1
-        mark = self.clock.elapsed() + delay
         heapq.heappush(self._deadlines, (mark, self._deadline_seq, kind, reference))
 
     def _paid(self, found: Invoice) -> None:

@@ -37,6 +37,7 @@ class PaymentVerbs(Core):
         with self.lock:
             self.run_due()
             terminal = self.terminal(creds)
+            scenario = self._scenario_for_issue(terminal, data)
             if data.ack_mode is None and default_ack is not None:
                 data.ack_mode = default_ack
             now = self.clock.now()
@@ -46,6 +47,7 @@ class PaymentVerbs(Core):
                 terminal.open_invoice = made.reference
             self.invoices[made.reference] = made
         self._emit("issued", made)
+        self._begin_scenario(made, scenario)
         return made
 
     def _cancel_open_invoice(self, terminal: Terminal, now: datetime) -> None:

@@ -11,7 +11,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from emulator.backend import SeqrBackend
-from emulator.domain.errors import ResultCode, SeqrError
+from emulator.domain.errors import ResultCode, SeqrError, describe
 from emulator.domain.model import (
     AcknowledgmentMode,
     Amount,
@@ -23,6 +23,7 @@ from emulator.domain.model import (
     InvoiceStatus,
     PaymentMode,
 )
+from emulator.scenario.engine import Call, find_marker
 
 Dict = dict[str, Any]
 
@@ -57,6 +58,30 @@ def credentials(request: Dict) -> Credentials | None:
 
 def _clean(value: str | None) -> str | None:
     return value.strip() if isinstance(value, str) else value
+
+
+def scenario_call(operation: str, request: Dict) -> Call:
+    """What the scenario engine needs of a call; the `[scenario:NAME]` marker on sendInvoice."""
+    principal = (request.get("context") or {}).get("initiatorPrincipalId") or {}
+    marker = None
+    if operation == "sendInvoice":
+        invoice = request.get("invoice") or {}
+        marker = find_marker(invoice.get("title"), invoice.get("clientInvoiceId"))
+    return Call(
+        operation,
+        _clean(principal.get("id")),
+        _clean(request.get("invoiceReference")),
+        _clean(request.get("ersReference")),
+        marker,
+    )
+
+
+def answered_by_scenario(operation: str, result_code: int) -> Dict:
+    """The answer a scenario chose: the code and its wire text, as SEQR wrote errors (a code
+    SEQR never defined reads `UNKNOWN ERSWSResultCode = N`, as its client library wrote it)."""
+    out = failure(SeqrError(), operation)
+    out.update(resultCode=result_code, resultDescription=describe(result_code))
+    return out
 
 
 def amount_in(value: Dict | None) -> Amount | None:

@@ -4,18 +4,28 @@ Requests are parsed by namespace, never by prefix, and dispatched on the first B
 whatever the SOAPAction says. Anything that is not a SEQR request we can read (not XML, not
 SOAP 1.1, a DTD, an unknown operation, a value of the wrong type) gets a CXF-style SOAP Fault
 and HTTP 500; business outcomes are normal answers with a result code and HTTP 200.
+
+While a scenario is in force (or a sendInvoice carries a `[scenario:NAME]` marker) each call
+goes past the scenario engine first: a step may answer it with a chosen resultCode or a SOAP
+Fault instead of carrying it out, or carry it out and then disturb the answer (`SoapReply.fault`
+and `delay`, which the HTTP layer acts out). With no scenario the only cost is one attribute
+read.
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from functools import partial
 
 from lxml import etree
 
 from emulator.backend import SeqrBackend
+from emulator.scenario.engine import Call
+from emulator.scenario.model import Action, ScenarioError
 from emulator.soap import codec
-from emulator.soap.mapping import CallInfo, handle
+from emulator.soap.mapping import CallInfo, answered_by_scenario, handle, scenario_call
 from emulator.soap.types import NAMESPACE
 
 log = logging.getLogger(__name__)
@@ -46,6 +56,11 @@ class SoapReply:
     status: int
     body: bytes
     operation: str | None = None
+    # A scenario's transport fault for the HTTP layer to act out: "reset", "empty", "truncate".
+    fault: str | None = None
+    # A slow answer: wait `delay` emulator seconds, then `later()` carries the call out.
+    delay: float = 0.0
+    later: Callable[[], SoapReply] | None = None
 
 
 class SoapFault(Exception):
@@ -74,12 +89,62 @@ class SoapEndpoint:
     def handle(self, body: bytes, info: CallInfo | None = None) -> SoapReply:
         try:
             name, operation, request = self._read(body)
+            if self.backend.scenarios.active or name == "sendInvoice":
+                return self._scripted(name, operation, request, info or CallInfo())
             result = handle(self.backend, name, request, info or CallInfo())
             return SoapReply(200, codec.envelope(operation, result), name)
         except SoapFault as fault:
             return SoapReply(500, fault_body(fault.code, fault.message))
+        except ScenarioError as exc:  # e.g. a marker naming no scenario: the test must know
+            return SoapReply(500, fault_body("Client", str(exc)))
         except Exception:  # the server keeps serving whatever a request does
             log.exception("unexpected error while serving a SOAP request")
+            return SoapReply(500, fault_body("Server", "Internal error in the emulator"))
+
+    def _scripted(
+        self, name: str, operation: codec.Operation, request: dict, info: CallInfo
+    ) -> SoapReply:
+        call = scenario_call(name, request)
+        if call.marker is None and not self.backend.scenarios.active:
+            return self._carry_out(name, operation, request, info, None)
+        step = self.backend.scenario_intercept(call)
+        if step is None:
+            return self._carry_out(name, operation, request, info, call)
+        action = step.do
+        if action is Action.ANSWER:
+            answer = answered_by_scenario(name, step.result_code or 0)
+            return SoapReply(200, codec.envelope(operation, answer), name)
+        if action is Action.FAULT:
+            return SoapReply(500, fault_body(step.fault_code, step.fault_string), name)
+        if action is Action.SLOW:
+            later = partial(self._later, name, operation, request, info)
+            return SoapReply(0, b"", name, delay=step.duration, later=later)
+        # reset, empty, truncate: SEQR carries the call out; its answer is lost on the way back.
+        reply = self._carry_out(name, operation, request, info, None)
+        return replace(reply, fault=action.value if action else None)
+
+    def _carry_out(
+        self,
+        name: str,
+        operation: codec.Operation,
+        request: dict,
+        info: CallInfo,
+        observed: Call | None,
+    ) -> SoapReply:
+        """The call as SEQR answers it; a successful `observed` call is then shown the engine."""
+        result = handle(self.backend, name, request, info)
+        reply = SoapReply(200, codec.envelope(operation, result), name)
+        if observed is not None and result.get("resultCode") == 0:
+            self.backend.scenario_observe(observed)
+        return reply
+
+    def _later(
+        self, name: str, operation: codec.Operation, request: dict, info: CallInfo
+    ) -> SoapReply:
+        try:
+            return self._carry_out(name, operation, request, info, None)
+        except Exception:
+            log.exception("unexpected error while serving a slow SOAP request")
             return SoapReply(500, fault_body("Server", "Internal error in the emulator"))
 
     def _read(self, body: bytes) -> tuple[str, codec.Operation, dict]:

@@ -166,9 +166,21 @@ def _wrk(url: str, body: bytes | None, seconds: float, conns: int, paths: list[s
             Path(tmp, "paths").write_text("\n".join(paths) + "\n")
             env["BENCH_PATHS"] = str(Path(tmp, "paths"))
         out = subprocess.run(
-            ["wrk", f"-t{threads}", f"-c{conns}", f"-d{max(1, round(seconds))}s", "--timeout", "5s",
-             "-s", str(HERE / "post.lua"), url],
-            capture_output=True, text=True, env=env, check=True,
+            [
+                "wrk",
+                f"-t{threads}",
+                f"-c{conns}",
+                f"-d{max(1, round(seconds))}s",
+                "--timeout",
+                "5s",
+                "-s",
+                str(HERE / "post.lua"),
+                url,
+            ],
+            capture_output=True,
+            text=True,
+            env=env,
+            check=True,
         ).stdout
     data = json.loads(out.split("WRK_JSON", 1)[1].strip().splitlines()[0])
     return Load(
@@ -253,7 +265,9 @@ class Receiver:
 def notification_latency(server: Server, receiver: Receiver, count: int) -> list[float]:
     latencies = []
     for _ in range(count):
-        ref = field(http("POST", server.soap_url, send_invoice(notify=receiver.url)), "invoiceReference")
+        ref = field(
+            http("POST", server.soap_url, send_invoice(notify=receiver.url)), "invoiceReference"
+        )
         paid = json.loads(http("POST", f"{server.url}/_emulator/invoices/{ref}/pay"))
         paid_at = datetime.fromisoformat(paid["payment"]["date"]).timestamp()
         deadline = time.time() + 5
@@ -264,9 +278,13 @@ def notification_latency(server: Server, receiver: Receiver, count: int) -> list
     return latencies
 
 
-async def mixed(server: Server, receiver: Receiver, seconds: float, conns: int) -> dict[str, list[float]]:
+async def mixed(
+    server: Server, receiver: Receiver, seconds: float, conns: int
+) -> dict[str, list[float]]:
     """send, three polls, pay, notification, poll, refund: what a webshop does per order."""
-    steps: dict[str, list[float]] = {k: [] for k in ("send", "poll", "pay", "notify", "refund", "flow")}
+    steps: dict[str, list[float]] = {
+        k: [] for k in ("send", "poll", "pay", "notify", "refund", "flow")
+    }
     deadline = time.perf_counter() + seconds
 
     async def flow(session: ClientSession) -> None:
@@ -280,7 +298,10 @@ async def mixed(server: Server, receiver: Receiver, seconds: float, conns: int) 
                 steps[name].append((time.perf_counter() - t0) * 1000)
                 return data
 
-            ref = field(await call("send", server.soap_url, send_invoice(notify=receiver.url)), "invoiceReference")
+            ref = field(
+                await call("send", server.soap_url, send_invoice(notify=receiver.url)),
+                "invoiceReference",
+            )
             for _ in range(3):
                 await call("poll", server.soap_url, payment_status(ref))
             t_pay = time.time()
@@ -352,7 +373,9 @@ def main(argv: list[str] | None = None) -> int:
         row("getPaymentStatus", status_small, ceiling)
         row("sendInvoice", run_load(server.soap_url, send_invoice(), s, c), ceiling)
 
-        big = field(http("POST", server.soap_url, send_invoice("1000000000.00")), "invoiceReference")
+        big = field(
+            http("POST", server.soap_url, send_invoice("1000000000.00")), "invoiceReference"
+        )
         http("POST", f"{server.url}/_emulator/invoices/{big}/pay")
         ers = field(http("POST", server.soap_url, payment_status(big)), "ersReference")
         row("refundPayment", run_load(server.soap_url, refund(ers), s, c), ceiling)
@@ -369,7 +392,11 @@ def main(argv: list[str] | None = None) -> int:
         row("control pay (POST /_emulator/…/pay)", run_load(server.url, None, s, c, paths), ceiling)
 
         stored = fill(server, args.invoices, s, c)
-        row(f"sendInvoice with {stored:,} stored", run_load(server.soap_url, send_invoice(), s, c), ceiling)
+        row(
+            f"sendInvoice with {stored:,} stored",
+            run_load(server.soap_url, send_invoice(), s, c),
+            ceiling,
+        )
         status_big = run_load(server.soap_url, payment_status(ref), s, c)
         row(f"getPaymentStatus with {stored:,} stored", status_big, ceiling)
         rss = server.rss_mb()
@@ -379,9 +406,12 @@ def main(argv: list[str] | None = None) -> int:
         latencies = notification_latency(server, receiver, 20 if args.tiny else 300)
         flows = asyncio.run(mixed(server, receiver, s, min(c, 8)))
 
-    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
-          f"load generator: {'wrk' if shutil.which('wrk') else 'aiohttp client'}, "
-          f"{c} connections, {s:g} s per row")
+    generator = "wrk" if shutil.which("wrk") else "aiohttp client"
+    print(
+        f"machine: {platform.machine()}, {os.cpu_count()} cores, "
+        f"Python {platform.python_version()}, load generator: {generator}, "
+        f"{c} connections, {s:g} s per row"
+    )
     print()
     print("| operation | requests/s | p50 ms | p99 ms | of ceiling |")
     print("|---|---:|---:|---:|---:|")
@@ -389,14 +419,19 @@ def main(argv: list[str] | None = None) -> int:
         print("| " + " | ".join(r) + " |")
     print()
     print(f"- cold start to `listening`: {statistics.median(starts) * 1000:.0f} ms (median of 3)")
-    print(f"- notification after payment: p50 {pct(latencies, 0.5):.2f} ms, "
-          f"p99 {pct(latencies, 0.99):.2f} ms ({len(latencies)} payments)")
+    print(
+        f"- notification after payment: p50 {pct(latencies, 0.5):.2f} ms, "
+        f"p99 {pct(latencies, 0.99):.2f} ms ({len(latencies)} payments)"
+    )
     print(f"- memory with {stored:,} invoices: {rss:.0f} MB RSS")
     print(f"- getPaymentStatus at {stored:,} invoices vs at ~100: {drift:+.1%} requests/s")
     done = len(flows["flow"])
-    print(f"- mixed workload (send, 3 polls, pay, notification, poll, refund; {min(c, 8)} merchants): "
-          f"{done / s:,.0f} orders/s, order p50 {pct(flows['flow'], 0.5):.1f} ms, "
-          f"p99 {pct(flows['flow'], 0.99):.1f} ms; notification p99 {pct(flows['notify'], 0.99):.2f} ms")
+    print(
+        "- mixed workload (send, 3 polls, pay, notification, poll, refund; "
+        f"{min(c, 8)} merchants): {done / s:,.0f} orders/s, "
+        f"order p50 {pct(flows['flow'], 0.5):.1f} ms, p99 {pct(flows['flow'], 0.99):.1f} ms; "
+        f"notification p99 {pct(flows['notify'], 0.99):.2f} ms"
+    )
     for note in notes:
         print(f"- note: {note}")
     return 0

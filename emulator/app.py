@@ -8,6 +8,7 @@ keeps every state change on one thread.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import logging
 import socket
@@ -44,7 +45,9 @@ def make_clock(settings: Settings) -> Clock:
     return Clock(start, frozen=settings.freeze_clock, scale=settings.clock_scale)
 
 
-def create_app(settings: Settings | None = None, backend: SeqrBackend | None = None) -> web.Application:
+def create_app(
+    settings: Settings | None = None, backend: SeqrBackend | None = None
+) -> web.Application:
     """A new emulator: its own backend unless one is given, so many can share a process."""
     settings = settings or Settings()
     backend = backend or SeqrBackend(settings, make_clock(settings))
@@ -165,7 +168,5 @@ async def _deadline_sweeper(app: web.Application) -> AsyncIterator[None]:
     task = asyncio.create_task(sweep())
     yield
     task.cancel()
-    try:
+    with contextlib.suppress(asyncio.CancelledError):
         await task
-    except asyncio.CancelledError:
-        pass

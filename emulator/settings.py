@@ -13,7 +13,11 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
-SOAP_PATHS = ("/extclientproxy/service/v2", "/extclientproxy/service", "/soap/merchant/cashregister-2")
+SOAP_PATHS = (
+    "/extclientproxy/service/v2",
+    "/extclientproxy/service",
+    "/soap/merchant/cashregister-2",
+)
 
 
 @dataclass(frozen=True, slots=True)

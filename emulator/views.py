@@ -120,7 +120,12 @@ def invoice_detail(invoice: Invoice) -> Json:
             for r in invoice.receipts
         ],
         "history": [
-            {"at": h.at.isoformat(), "event": h.event, "status": h.status.value, "version": h.version}
+            {
+                "at": h.at.isoformat(),
+                "event": h.event,
+                "status": h.status.value,
+                "version": h.version,
+            }
             for h in invoice.history
         ],
     }

@@ -23,7 +23,9 @@ from emulator.settings import Settings
 from tests.reference import REFERENCE_DIR, reference_path, reference_schema
 
 SOAP_ENV = "http://schemas.xmlsoap.org/soap/envelope/"
-REFERENCE_BINDING = "{http://external.interfaces.ers.seamless.com/}ERSWSExternalClientServiceServiceSoapBinding"
+REFERENCE_BINDING = (
+    "{http://external.interfaces.ers.seamless.com/}ERSWSExternalClientServiceServiceSoapBinding"
+)
 TERMINAL = {"id": "ci-terminal-1", "type": "TERMINALID"}
 PASSWORD = "terminal-secret"
 

@@ -137,7 +137,6 @@ class Core:
             raise SeqrError(ResultCode.AUTHENTICATION_FAILED)
         return found
 
-
     # --- time --------------------------------------------------------------------------------
 
     def advance_clock(self, seconds: float) -> datetime:

@@ -86,4 +86,3 @@ class CustomerVerbs(Core):
             self._conclude_session(found)
         self._emit("failed", found)
         return found
-

@@ -121,7 +121,9 @@ class PaymentVerbs(Core):
             terminal = self.terminal(creds)
             found = self._invoice_by_ers(terminal, ers_reference)
             if found.status is not InvoiceStatus.PAID:
-                raise SeqrError(ResultCode.INVALID_ERS_REFERENCE, f"invoice is {found.status.value}")
+                raise SeqrError(
+                    ResultCode.INVALID_ERS_REFERENCE, f"invoice is {found.status.value}"
+                )
             rules.acknowledge(found)
             receipt = Receipt(
                 self.ids.ers_reference(),
@@ -153,4 +155,3 @@ class PaymentVerbs(Core):
             self._record_transaction(found, made.ers_reference, -made.amount.value, cashier)
         self._emit("refunded", found)
         return made
-

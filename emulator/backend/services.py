@@ -93,4 +93,3 @@ class ServiceVerbs(Core):
         session = self.services.for_invoice(found.reference)
         if session is not None:
             ext.conclude(session, found.status)
-

@@ -163,4 +163,3 @@ class TerminalVerbs(Core):
         left = payment.amount.value - invoice.refunded_total
         if left > 0:
             self._record_transaction(invoice, payment.ers_reference, -left, invoice.data.cashier_id)
-

@@ -292,6 +292,7 @@ def parse_datetime(text: str) -> datetime:
 
 # --- writing -------------------------------------------------------------------------------
 
+
 def _write_fields(parts: list[str], value: dict[str, Value], shape: Shape) -> None:
     """Children in schema order; the per-field tags and formatter were chosen at start-up."""
     get = value.get

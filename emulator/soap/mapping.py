@@ -163,7 +163,9 @@ def invoice_out(data: InvoiceData) -> Dict:
         "issueDate": data.issue_date,
         "title": data.title,
         "clientInvoiceId": data.client_invoice_id,
-        "invoiceRows": None if data.rows is None else {"invoiceRow": [_row_out(r) for r in data.rows]},
+        "invoiceRows": None
+        if data.rows is None
+        else {"invoiceRow": [_row_out(r) for r in data.rows]},
         "totalAmount": amount_out(data.total),
         "cashierId": data.cashier_id,
         "footer": data.footer,
@@ -395,4 +397,3 @@ def handle(backend: SeqrBackend, operation: str, request: Dict, info: CallInfo) 
         return handler(backend, request, info)
     except SeqrError as error:
         return failure(error, operation)
-

@@ -9,7 +9,8 @@ from pathlib import Path
 BENCH = Path(__file__).resolve().parents[1] / "bench" / "run.py"
 ROWS = [
     "ceiling (raw aiohttp, fixed body)",
-    "| getPaymentStatus |",
+    "| getPaymentStatus (ISSUED) |",
+    "| getPaymentStatus (PAID, receipt) |",
     "| sendInvoice |",
     "| refundPayment |",
     "control pay",

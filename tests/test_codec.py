@@ -1,0 +1,43 @@
+"""The lean codec: values read exactly as sent, even when recurring values are shared."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from lxml import etree
+
+from emulator.soap import codec
+
+SEND = codec.OPERATIONS["sendInvoice"].request
+
+
+def _invoice(inner: str) -> dict:
+    return codec.read(etree.fromstring(f"<op><invoice>{inner}</invoice></op>"), SEND)["invoice"]
+
+
+def test_equal_decimals_keep_their_own_scale():
+    first = _invoice("<totalAmount><value>10.0</value></totalAmount>")["totalAmount"]["value"]
+    second = _invoice("<totalAmount><value>10.00</value></totalAmount>")["totalAmount"]["value"]
+    assert (str(first), str(second)) == ("10.0", "10.00")
+
+
+def test_equal_instants_keep_their_own_offset():
+    a = _invoice("<issueDate>2016-01-01T10:00:00+01:00</issueDate>")["issueDate"]
+    b = _invoice("<issueDate>2016-01-01T09:00:00Z</issueDate>")["issueDate"]
+    assert codec.format_datetime(a) == "2016-01-01T10:00:00.000+01:00"
+    assert codec.format_datetime(b) == "2016-01-01T09:00:00.000+00:00"
+
+
+def test_recurring_strings_are_shared():
+    a = _invoice("<title>Order</title>")["title"]
+    b = _invoice("<title>Order</title>")["title"]
+    assert a == b == "Order" and a is b
+
+
+def test_written_text_is_escaped_and_stripped_of_illegal_characters():
+    assert codec.escape("a<b>&c\x01d") == "a&lt;b&gt;&amp;cd"
+    assert codec.escape("tab\tnewline\n") == "tab\tnewline\n"
+
+
+def test_decimal_is_written_without_exponent():
+    assert codec._decimal_text(Decimal("1E+2")) == "100"

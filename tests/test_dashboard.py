@@ -165,6 +165,37 @@ def test_a_reset_empties_the_list_without_reload(page, zeep_service, context, co
     assert page.execute_script("return window.notReloaded") is True
 
 
+def test_the_phone_plays_a_service_session_to_its_success_page(
+    page, zeep_service, context, control
+):
+    names = ("order", "success", "failure", "cancel")
+    pages = {f"{name}Url": f"http://shop.example/{name}" for name in names}
+    assert control.request("PUT", "/services/TABLES", pages)[0] == 201
+    page.find_element(By.ID, "scan-input").send_keys("HTTP://SEQR.SE/000/TABLES?table=7")
+    click(page, "#scan-open")
+    token = until(page, lambda d: (shown := text(d, "#svc-token")) not in (None, "—") and shown)
+    assert text(page, "#svc-open") == f"http://shop.example/order#{token}"
+    assert text(page, "#svc-id") == "TABLES"
+    assert text(page, "#svc-params") == "table7"
+    assert not page.find_element(By.ID, "svc-invoice").is_displayed()
+
+    # the merchant's backend sends the invoice; its page sends the app to it with the token
+    ref = send(zeep_service, context, title="Table 7")
+    tie = {"url": f"seqr://SEQR.SE/R{ref}", "token": token}
+    assert control.ok("POST", "/app/scan", tie)["reference"] == ref
+    until(page, lambda d: text(d, "#svc-invoice-ref") == ref)
+    assert page.find_element(By.ID, "svc-invoice").is_displayed()
+    assert text(page, "#svc-merchant") == "Table 7"
+
+    click(page, "#svc-pay")
+    success = f"http://shop.example/success#{token}_{ref}"
+    until(page, lambda d: text(d, "#svc-open") == success)
+    assert page.find_element(By.ID, "svc-open").get_attribute("href") == success
+    until(page, lambda d: text(d, "#svc-state") == "SUCCEEDED")
+    assert control.invoice(ref)["status"] == "PAID"
+    assert page.execute_script("return window.notReloaded") is True
+
+
 # --- without a browser ------------------------------------------------------------------------
 
 

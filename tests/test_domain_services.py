@@ -162,3 +162,15 @@ def test_long_expired_sessions_are_forgotten_oldest_first() -> None:
     assert registry.for_invoice("R1") is None
     assert registry.session(young.token) is young
     assert len(registry) == 1
+
+
+def test_leaving_the_wizard_after_paying_keeps_the_success_page() -> None:
+    paid = opened(ext.Registry())
+    paid.invoice_reference = "20260101000000042"
+    ext.conclude(paid, InvoiceStatus.PAID)
+    ext.close(paid)
+    assert ext.next_url(paid) == f"{SHOP}/success#{paid.token}_20260101000000042"
+    waiting = opened(ext.Registry(), secret="11111111")
+    ext.close(waiting)
+    assert waiting.state is ext.SessionState.CLOSED
+    assert ext.next_url(waiting) == f"{SHOP}/cancel#{waiting.token}"

@@ -261,5 +261,10 @@ def conclude(session: CustomerSession, status: InvoiceStatus) -> None:
 
 
 def close(session: CustomerSession) -> None:
-    """SEQR-ACTION://WIZARD/CANCEL: no further invoice may be tied to the session."""
-    session.state = SessionState.CLOSED
+    """SEQR-ACTION://WIZARD/CANCEL: no further invoice may be tied to the session.
+
+    Leaving the wizard after a successful payment does not undo it: the session keeps its
+    success page.
+    """
+    if session.state is not SessionState.SUCCEEDED:
+        session.state = SessionState.CLOSED

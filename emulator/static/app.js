@@ -13,7 +13,13 @@ const state = {
   detail: null,
   back: null, // {ref, backURL} of the customer's last action
   loading: null,
+  session: null, // token of the service session shown
+  sessionSeq: 0, // the latest session read; older answers are dropped
 };
+// A service's code: `HTTP://SEQR.SE/000/<id>?…` in any SEQR scheme (seqr, seqr-debug).
+const SERVICE_CODE = /^[a-z][a-z-]*:(?:[a-z]+:)?\/\/seqr\.se(?::\d+)?\/000\/[^/?#]/i;
+const ACTION_CODE = /^seqr-action:/i;
+const EMPTY_TEXT = "Pick an invoice, or paste a scanned code above, to play the customer's phone.";
 
 const $ = (id) => document.getElementById(id);
 
@@ -134,15 +140,20 @@ function openInvoice(reference) {
 }
 
 function route() {
-  const match = /^#\/invoices\/(.+)$/.exec(location.hash);
-  const reference = match ? decodeURIComponent(match[1]) : null;
+  const match = /^#\/(invoices|sessions)\/(.+)$/.exec(location.hash);
+  const id = match ? decodeURIComponent(match[2]) : null;
+  const reference = match && match[1] === "invoices" ? id : null;
+  const token = match && match[1] === "sessions" ? id : null;
   if (reference !== state.open) state.back = null;
   state.open = reference;
+  if (token !== state.session) showSession(null);
+  state.session = token;
   for (const row of $("invoices").children) {
     row.classList.toggle("selected", row.dataset.ref === reference);
   }
   if (reference) loadDetail(reference);
   else showDetail(null);
+  if (token) loadSession(token);
 }
 
 async function loadDetail(reference) {
@@ -159,9 +170,9 @@ async function loadDetail(reference) {
 function showDetail(detail) {
   state.detail = detail;
   $("invoice").hidden = !detail;
-  $("detail-empty").hidden = Boolean(detail);
+  $("detail-empty").hidden = Boolean(detail || state.session);
   if (!detail) {
-    $("detail-empty").textContent = "Pick an invoice, or paste a scanned code above, to play the customer's phone.";
+    $("detail-empty").textContent = EMPTY_TEXT;
     return;
   }
   const ref = detail.reference;
@@ -358,12 +369,148 @@ async function scanned(event) {
   $("scan-error").hidden = true;
   if (!code) return;
   try {
-    const found = await api(`/lookup?code=${encodeURIComponent(code)}`);
-    openInvoice(found.reference);
+    if (SERVICE_CODE.test(code)) {
+      openSession(await appScan({ url: code }));
+    } else if (ACTION_CODE.test(code)) {
+      if (!state.session) throw new Error("open a service session first: the action needs its token");
+      openSession(await appScan({ url: code, token: state.session }));
+    } else {
+      const found = await api(`/lookup?code=${encodeURIComponent(code)}`);
+      openInvoice(found.reference);
+    }
   } catch (error) {
     $("scan-error").textContent = `${code}: ${error.message}`;
     $("scan-error").hidden = false;
   }
+}
+
+// --- the phone inside an external service ---------------------------------------------------
+
+function appScan(body) {
+  return api("/app/scan", {
+    method: "POST",
+    headers: { Accept: "application/json", "Content-Type": "application/json" },
+    body: JSON.stringify(body),
+  });
+}
+
+function openSession(view) {
+  const target = `#/sessions/${encodeURIComponent(view.token)}`;
+  state.open = null;
+  state.back = null;
+  state.session = view.token;
+  showDetail(null);
+  showSession(view, null);
+  if (location.hash !== target) location.hash = target; // route() reads it afresh
+  else loadSession(view.token);
+}
+
+async function loadSession(token) {
+  const seq = ++state.sessionSeq;
+  try {
+    const view = await api(`/app/sessions/${encodeURIComponent(token)}`);
+    const ref = view.invoiceReference;
+    const invoice = ref ? await api(`/invoices/${encodeURIComponent(ref)}`) : null;
+    if (state.session === token && state.sessionSeq === seq) showSession(view, invoice);
+  } catch (error) {
+    if (state.session !== token || state.sessionSeq !== seq) return;
+    showSession(null);
+    $("detail-empty").hidden = false;
+    $("detail-empty").textContent =
+      error.status === 404 ? `No service session ${token} (it is gone after a reset).` : error.message;
+  }
+}
+
+function showSession(view, invoice) {
+  $("service").hidden = !view;
+  if (!view) return;
+  $("detail-empty").hidden = true;
+  setText("svc-token", view.token);
+  setText("svc-id", view.serviceId);
+  const status = $("svc-state");
+  status.className = `chip ${view.state}`;
+  status.textContent = view.state;
+  setText("svc-msisdn", view.msisdn);
+  const link = $("svc-open");
+  link.textContent = view.open || "";
+  if (view.open && isWebUrl(view.open)) link.setAttribute("href", view.open);
+  else link.removeAttribute("href");
+  // The wizard can be left while the customer is still in it (or may retry after a failure).
+  $("svc-wizard-cancel").disabled = view.state !== "OPEN" && view.state !== "FAILED";
+
+  const facts = [
+    ["Service", view.serviceId],
+    ["Token", view.token],
+    ["State", view.state],
+    ["msisdn", view.msisdn],
+    ["subscriberKey", view.subscriberKey],
+    ["Opened", when(view.createdAt, true)],
+    ["Invoice", view.invoiceReference],
+  ];
+  $("svc-facts").replaceChildren(
+    ...facts.flatMap(([name, value]) => [el("dt", { text: name }), el("dd", { text: value || "—" })]),
+  );
+  const params = view.parameters || [];
+  $("svc-params").replaceChildren(
+    ...(params.length
+      ? params.flatMap((pair) => [
+          el("dt", { className: "mono", text: pair.key }),
+          el("dd", { className: "mono", text: pair.value === "" ? "(empty)" : pair.value }),
+        ])
+      : [el("dt", { text: "None" }), el("dd", { text: "—" })]),
+  );
+
+  $("svc-waiting").hidden = Boolean(invoice);
+  $("svc-invoice").hidden = !invoice;
+  if (!invoice) return;
+  const ref = $("svc-invoice-ref");
+  ref.textContent = invoice.reference;
+  ref.setAttribute("href", `#/invoices/${encodeURIComponent(invoice.reference)}`);
+  const chipNode = $("svc-invoice-status");
+  chipNode.className = `chip ${invoice.status}`;
+  chipNode.textContent = invoice.status.replaceAll("_", " ");
+  setText("svc-merchant", invoice.title || "(no title)");
+  setText("svc-amount", money(invoice.totalAmount));
+  setText("svc-invoice-state", phoneState(invoice));
+  const open = !FINAL.has(invoice.status);
+  $("svc-pay").disabled = !open || invoice.status !== "ISSUED";
+  $("svc-cancel").disabled = !open;
+  $("svc-fail").disabled = !open;
+}
+
+async function sessionAct(action) {
+  const token = state.session;
+  const ref = $("svc-invoice-ref").textContent;
+  if (!token || !ref) return;
+  $("svc-message").textContent = "";
+  try {
+    const answer = await api(`/invoices/${encodeURIComponent(ref)}/${action}`, { method: "POST" });
+    upsertSummary(answer);
+    showNext(answer.open);
+    await loadSession(token);
+  } catch (error) {
+    $("svc-message").textContent = error.message;
+  }
+}
+
+async function wizardCancel() {
+  const token = state.session;
+  if (!token) return;
+  $("svc-message").textContent = "";
+  try {
+    const answer = await appScan({ url: $("svc-wizard-cancel").dataset.url, token });
+    showNext(answer.open);
+    await loadSession(token);
+  } catch (error) {
+    $("svc-message").textContent = error.message;
+  }
+}
+
+function showNext(url) {
+  const link = $("svc-open");
+  link.textContent = url || "";
+  if (url && isWebUrl(url)) link.setAttribute("href", url);
+  else link.removeAttribute("href");
 }
 
 // --- live updates --------------------------------------------------------------------------
@@ -380,13 +527,17 @@ function listen() {
     const { invoice } = JSON.parse(event.data);
     upsertSummary(invoice);
     if (invoice.reference === state.open) loadDetail(invoice.reference);
+    if (state.session) loadSession(state.session); // a tied invoice arrives or changes
   });
   source.addEventListener("notification", (event) => {
     const attempt = JSON.parse(event.data);
     if (attempt.invoiceReference === state.open) loadDetail(state.open);
   });
   for (const kind of ["reset", "resync"]) {
-    source.addEventListener(kind, () => loadList().catch(() => {}));
+    source.addEventListener(kind, () => {
+      loadList().catch(() => {});
+      if (state.session) loadSession(state.session);
+    });
   }
   source.onerror = () => {
     live.textContent = "reconnecting…";
@@ -395,9 +546,13 @@ function listen() {
 }
 
 function start() {
-  for (const button of document.querySelectorAll(".phone-buttons .btn")) {
+  for (const button of document.querySelectorAll("#invoice .phone-buttons .btn")) {
     button.addEventListener("click", () => act(button.dataset.action));
   }
+  for (const button of document.querySelectorAll("#svc-invoice .phone-buttons .btn")) {
+    button.addEventListener("click", () => sessionAct(button.dataset.action));
+  }
+  $("svc-wizard-cancel").addEventListener("click", wizardCancel);
   $("scan-form").addEventListener("submit", scanned);
   window.addEventListener("hashchange", route);
   route();
@@ -406,6 +561,10 @@ function start() {
   setInterval(() => {
     if (state.open && document.visibilityState === "visible") loadDetail(state.open);
   }, 5000);
+  // A session changes without an invoice event too (a wizard cancel made elsewhere).
+  setInterval(() => {
+    if (state.session && document.visibilityState === "visible") loadSession(state.session);
+  }, 2000);
 }
 
 document.addEventListener("DOMContentLoaded", start);

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from tests.conftest import Control, make_invoice
 from tests.wire import context_xml, envelope, post, send_invoice_xml
 
@@ -53,20 +55,17 @@ def test_submit_payment_receipt_acknowledges_too(zeep_service, context, control)
     assert control.invoice(ref)["status"] == "PAID"
 
 
-def test_short_window_from_settings(start_emulator, zeep_for, context):
-    server = start_emulator(ack_window=0.5)
+@pytest.mark.parametrize(
+    ("window", "wait", "expected"),
+    [(0.5, 0.5, "CANCELED"), (0, 86400, "PAID")],
+    ids=["short window from settings", "zero window disables reversal"],
+)
+def test_window_from_settings(start_emulator, zeep_for, context, window, wait, expected):
+    server = start_emulator(ack_window=window)
     service, control = zeep_for(server), Control(server.url)
     ref = _paid(service, context, control)
-    control.advance(0.5)
-    assert _status(service, context, ref).status == "CANCELED"
-
-
-def test_zero_window_disables_reversal(start_emulator, zeep_for, context):
-    server = start_emulator(ack_window=0)
-    service, control = zeep_for(server), Control(server.url)
-    ref = _paid(service, context, control)
-    control.advance(86400)
-    assert _status(service, context, ref).status == "PAID"
+    control.advance(wait)
+    assert _status(service, context, ref).status == expected
 
 
 def test_reversal_happens_without_any_request(start_emulator, zeep_for, context):

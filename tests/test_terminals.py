@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 
@@ -258,13 +259,22 @@ def test_sticker_image_is_served_as_png(zeep_service, emulator):
 # --- the rules themselves ----------------------------------------------------------------------
 
 
-def test_parse_qr_reads_invoice_and_sticker_codes():
-    assert tills.parse_qr("HTTP://SEQR.SE/Qshop1till1") == ("Q", "shop1till1")
-    assert tills.parse_qr("http://seqr.se/q123") == ("Q", "123")
-    assert tills.parse_qr("seqr://SEQR.SE/R20151029186719114") == ("R", "20151029186719114")
-    for code in ("HTTP://EXAMPLE.COM/Q1", "HTTP://SEQR.SE/S123", "HTTP://SEQR.SE/Q", "nonsense"):
-        assert tills.parse_qr(code) is None
+def test_static_qr_is_what_the_sticker_encodes():
     assert tills.static_qr("abc1") == "HTTP://SEQR.SE/Qabc1"
+
+
+def test_scanned_codes_lead_to_invoices_and_tills(zeep_service, control):
+    till = new_till(zeep_service)
+    zeep_service.assignSeqrId(context=till, seqrId="shop1till1")
+    ref = zeep_service.sendInvoice(context=till, invoice=make_invoice()).invoiceReference
+    for code in (
+        "HTTP://SEQR.SE/Qshop1till1",
+        "http://seqr.se/qshop1till1",
+        f"seqr://SEQR.SE/R{ref}",
+    ):
+        assert control.ok("GET", f"/lookup?code={quote(code)}")["reference"] == ref
+    for code in ("HTTP://EXAMPLE.COM/Q1", "HTTP://SEQR.SE/S123", "HTTP://SEQR.SE/Q", "nonsense"):
+        assert control.request("GET", f"/lookup?code={quote(code)}")[0] == 404
 
 
 def test_assign_and_release_keep_the_index_consistent():

@@ -5,7 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from emulator.backend.core import Core
-from emulator.domain import reports
+from emulator.domain import reports, seqr_urls
 from emulator.domain import terminals as tills
 from emulator.domain.errors import IllegalMove, NotFound, ResultCode, SeqrError
 from emulator.domain.model import (
@@ -130,11 +130,15 @@ class TerminalVerbs(Core):
 
     def invoice_for_qr(self, code: str) -> Invoice:
         """What a scanned SEQR code leads to: `R<invoiceReference>` or a till's `Q<seqrId>`."""
-        parsed = tills.parse_qr(code)
-        if parsed is None:
-            raise NotFound(f"{code!r} is not a SEQR invoice or terminal QR code")
-        kind, value = parsed
-        return self.invoice(value) if kind == "R" else self.open_invoice_at(value)
+        try:
+            link = seqr_urls.parse(code)
+        except seqr_urls.NotSeqrUrl as exc:
+            raise NotFound(str(exc)) from None
+        if isinstance(link, seqr_urls.InvoiceLink):
+            return self.invoice(link.reference)
+        if isinstance(link, seqr_urls.TerminalLink):
+            return self.open_invoice_at(link.seqr_id)
+        raise NotFound(f"{code!r} is not a SEQR invoice or terminal QR code")
 
     def _shop_of(self, terminal: Terminal | None) -> str | None:
         """A registered till's reseller; configured and auto-registered terminals belong to

@@ -8,16 +8,12 @@ and holds the lock. Standard library only.
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
-
 from emulator.domain.errors import ResultCode, SeqrError
 from emulator.domain.model import Terminal
 
 QR_HOST = "SEQR.SE"
-INVOICE_QR_PREFIX = f"HTTP://{QR_HOST}/R"
 STATIC_QR_PREFIX = f"HTTP://{QR_HOST}/Q"
 MIN_PASSWORD = 4  # shorter terminal passwords are refused with 21 on every terminal call
-_QR_SCHEMES = ("http", "https", "seqr")
 
 
 def register(
@@ -79,22 +75,3 @@ def release_seqr_id(terminal: Terminal, owners: dict[str, str]) -> None:
 def static_qr(seqr_id: str) -> str:
     """What the printed sticker of a till encodes."""
     return STATIC_QR_PREFIX + seqr_id
-
-
-def parse_qr(code: str) -> tuple[str, str] | None:
-    """`("R", invoiceReference)` or `("Q", seqrId)` for a SEQR QR code, else None.
-
-    Scheme and host are matched without regard to case (the app read `HTTP://SEQR.SE/...`
-    and deep links `seqr://SEQR.SE/...` alike); the reference or id keeps its case.
-    """
-    try:
-        parts = urlsplit(code.strip())
-    except ValueError:
-        return None
-    if parts.scheme.lower() not in _QR_SCHEMES or (parts.hostname or "").upper() != QR_HOST:
-        return None
-    path = parts.path.lstrip("/")
-    kind, rest = path[:1].upper(), path[1:]
-    if kind not in ("R", "Q") or not rest or not rest.isascii() or not rest.isalnum():
-        return None
-    return kind, rest

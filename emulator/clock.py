@@ -82,10 +82,6 @@ class IdFactory:
             self._ers_seq = self._rng.randrange(1000)
             self._virtual_ms = 0
 
-    @property
-    def seeded(self) -> bool:
-        return self._seed is not None
-
     def _stamp(self) -> datetime:
         if self._seed is None:
             return self._clock.now()
@@ -115,7 +111,3 @@ class IdFactory:
     def digits(self, length: int) -> str:
         with self._lock:
             return f"{self._rng.randrange(10**length):0{length}d}"
-
-    def random(self) -> random.Random:
-        """The seeded generator itself, for faults that must repeat exactly."""
-        return self._rng

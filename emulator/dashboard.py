@@ -50,10 +50,6 @@ class EventHub:
         self._queues: set[asyncio.Queue[bytes]] = set()
         self._loop: asyncio.AbstractEventLoop | None = None
 
-    @property
-    def listeners(self) -> int:
-        return len(self._queues)
-
     def on_backend_event(self, event: Event) -> None:
         if not self._queues:
             return

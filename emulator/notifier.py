@@ -136,10 +136,6 @@ Planner = Callable[[Notification], DeliveryPlan]
 AttemptListener = Callable[[Attempt], None]
 
 
-def always_deliver(notification: Notification) -> DeliveryPlan:
-    return DeliveryPlan()
-
-
 _DELIVER = DeliveryPlan()
 
 

@@ -107,7 +107,6 @@ class EmulatorServer:
             self._ready.set()
             loop.close()
             return
-        self._runner = runner
         self._ready.set()
         try:
             loop.run_forever()

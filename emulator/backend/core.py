@@ -145,11 +145,6 @@ class Core:
             self.run_due()
             return now
 
-    def next_deadline(self) -> float | None:
-        """Emulator-clock mark (seconds since start) of the earliest pending deadline."""
-        with self.lock:
-            return self._deadlines[0][0] if self._deadlines else None
-
     def run_due(self) -> int:
         """Apply every deadline that has passed on the emulator clock; O(log n) each."""
         with self.lock:

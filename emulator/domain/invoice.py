@@ -107,7 +107,6 @@ def scan(invoice: Invoice, customer: Customer, tokens: list[CustomerToken], now:
             CustomerToken(t.id, t.value, t.description, status=0) for t in tokens
         ]
         invoice.status = S.PENDING_ISSUER_ACKNOWLEDGE
-        invoice.awaiting_acknowledgment = True
         _record(invoice, now, "scanned: waiting for the merchant's updateInvoice")
         return
     invoice.in_progress = True
@@ -141,7 +140,6 @@ def pay(
     reserves = mode.reserves and not (reserve is False and mode is PaymentMode.RESERVATION_DESIRED)
     if reserves:
         invoice.status = S.RESERVED
-        invoice.reserved_at = now
         _record(invoice, now, "reserved by the customer")
         return
     _settle(invoice, now, ers_reference, _total(invoice), "paid by the customer")
@@ -188,7 +186,6 @@ def update(invoice: Invoice, data: InvoiceData, tokens: list[CustomerToken], now
     invoice.merchant_tokens = tokens
     if status is S.PENDING_ISSUER_ACKNOWLEDGE:
         invoice.status = S.ISSUED
-        invoice.awaiting_acknowledgment = False
         invoice.merchant_acknowledged = True
         invoice.in_progress = True  # the customer is back in the app, confirming
         _record(invoice, now, "acknowledged by the merchant (updateInvoice)")
@@ -274,5 +271,4 @@ def _settle(invoice: Invoice, now: datetime, ers: str, amount: Amount, event: st
 def _close(invoice: Invoice, status: InvoiceStatus, now: datetime, event: str) -> None:
     invoice.status = status
     invoice.in_progress = False
-    invoice.awaiting_acknowledgment = False
     _record(invoice, now, event)

@@ -20,13 +20,6 @@ class InvoiceStatus(StrEnum):
     FAILED = "FAILED"
     RESERVED = "RESERVED"
 
-    @property
-    def is_final(self) -> bool:
-        return self in _FINAL
-
-
-_FINAL = frozenset({InvoiceStatus.PAID, InvoiceStatus.CANCELED, InvoiceStatus.FAILED})
-
 
 class PaymentMode(StrEnum):
     IMMEDIATE_DEBIT = "IMMEDIATE_DEBIT"
@@ -179,10 +172,8 @@ class Invoice:
     customer: Customer | None = None
     in_progress: bool = False  # the customer scanned and is confirming (still ISSUED)
     customer_tokens: list[CustomerToken] = field(default_factory=list)
-    awaiting_acknowledgment: bool = False  # the app waits for the merchant's updateInvoice
     merchant_acknowledged: bool = False
     payment: Payment | None = None
-    reserved_at: datetime | None = None
     refunds: list[Refund] = field(default_factory=list)
     refunded_total: Decimal = field(default_factory=Decimal)  # kept, not summed: O(1) refunds
     receipts: list[Receipt] = field(default_factory=list)

@@ -112,10 +112,6 @@ class Action(StrEnum):
         """True for actions that change how the triggering operation is answered."""
         return not self.by_customer
 
-    @property
-    def replaces_call(self) -> bool:
-        return self in (Action.ANSWER, Action.FAULT)
-
 
 _CUSTOMER = frozenset(
     {Action.SCAN, Action.PRESENT_TOKEN, Action.PAY, Action.RESERVE, Action.CANCEL, Action.FAIL}

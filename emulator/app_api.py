@@ -15,7 +15,7 @@ from typing import Any
 from aiohttp import web
 
 from emulator.backend import SeqrBackend
-from emulator.control import BACKEND, PREFIX, BadRequest, _json, _tokens
+from emulator.control import PREFIX, BadRequest, backend_of, read_json, tokens_from
 from emulator.domain import seqr_urls
 from emulator.domain import services as ext
 from emulator.domain.model import Customer
@@ -53,10 +53,6 @@ def session_view(session: ext.CustomerSession) -> Json:
     }
 
 
-def _backend(request: web.Request) -> SeqrBackend:
-    return request.app[BACKEND]
-
-
 def _text(body: Json, key: str) -> str | None:
     value = body.get(key)
     if value is not None and (not isinstance(value, str) or not value.strip()):
@@ -74,7 +70,7 @@ def _customer(backend: SeqrBackend, body: Json) -> Customer | None:
 
 
 async def scan(request: web.Request) -> web.Response:
-    backend, body = _backend(request), await _json(request)
+    backend, body = backend_of(request), await read_json(request)
     url, token = _text(body, "url"), _text(body, "token")
     if url is None:
         raise BadRequest("url is required: the SEQR URL the app scanned or was sent to")
@@ -98,7 +94,7 @@ async def scan(request: web.Request) -> web.Response:
     else:
         invoice = backend.invoice(target.reference)
         extra = {"kind": "invoice"}
-    backend.scan(invoice.reference, _tokens(body), session_token=token)
+    backend.scan(invoice.reference, tokens_from(body), session_token=token)
     answer: Json = {**extra, "open": None, "reference": invoice.reference}
     if token is not None:
         answer["token"] = token
@@ -111,7 +107,7 @@ def _service_answer(session: ext.CustomerSession) -> web.Response:
 
 
 async def get_session(request: web.Request) -> web.Response:
-    return web.json_response(session_view(_backend(request).session(request.match_info["token"])))
+    return web.json_response(session_view(backend_of(request).session(request.match_info["token"])))
 
 
 def _definition(service_id: str, body: Json) -> ext.ServiceDefinition:
@@ -130,22 +126,22 @@ def _definition(service_id: str, body: Json) -> ext.ServiceDefinition:
 
 
 async def put_service(request: web.Request) -> web.Response:
-    definition = _definition(request.match_info["id"], await _json(request))
-    created = _backend(request).define_service(definition)
+    definition = _definition(request.match_info["id"], await read_json(request))
+    created = backend_of(request).define_service(definition)
     return web.json_response(service_view(definition), status=201 if created else 200)
 
 
 async def get_service(request: web.Request) -> web.Response:
-    return web.json_response(service_view(_backend(request).service(request.match_info["id"])))
+    return web.json_response(service_view(backend_of(request).service(request.match_info["id"])))
 
 
 async def delete_service(request: web.Request) -> web.Response:
-    gone = _backend(request).delete_service(request.match_info["id"])
+    gone = backend_of(request).delete_service(request.match_info["id"])
     return web.json_response({"deleted": service_view(gone)})
 
 
 async def list_services(request: web.Request) -> web.Response:
-    found = _backend(request).list_services()
+    found = backend_of(request).list_services()
     return web.json_response({"services": [service_view(d) for d in found]})
 
 

@@ -51,7 +51,8 @@ async def error_middleware(
         return _error(400, str(exc))
 
 
-async def _json(request: web.Request) -> dict[str, Any]:
+async def read_json(request: web.Request) -> dict[str, Any]:
+    """The request's JSON object; an empty body is `{}`, anything else malformed is a 400."""
     if not request.can_read_body:
         return {}
     raw = await request.read()
@@ -66,7 +67,7 @@ async def _json(request: web.Request) -> dict[str, Any]:
     return value
 
 
-def _backend(request: web.Request) -> SeqrBackend:
+def backend_of(request: web.Request) -> SeqrBackend:
     return request.app[BACKEND]
 
 
@@ -90,7 +91,7 @@ def _limit(request: web.Request) -> int | None:
 
 async def list_invoices(request: web.Request) -> web.Response:
     """Oldest first; `?limit=N` keeps the N newest."""
-    invoices = _backend(request).list_invoices()
+    invoices = backend_of(request).list_invoices()
     limit = _limit(request)
     if limit is not None:
         invoices = invoices[len(invoices) - limit :] if limit else []
@@ -101,7 +102,7 @@ async def get_invoice(request: web.Request) -> web.Response:
     """The invoice with the notification attempts made for it."""
     ref = request.match_info["ref"]
     attempts = request.app[JOURNAL].for_invoice(ref) if JOURNAL in request.app else []
-    view = invoice_detail(_backend(request).invoice(ref))
+    view = invoice_detail(backend_of(request).invoice(ref))
     return web.json_response({**view, "notifications": [attempt(a) for a in attempts]})
 
 
@@ -120,7 +121,7 @@ async def invoice_qr(request: web.Request) -> web.Response:
     """The invoice's `invoiceQRCode` as an image; drawn on first request, off the loop."""
     from emulator import qr
 
-    found = _backend(request).invoice(request.match_info["ref"])
+    found = backend_of(request).invoice(request.match_info["ref"])
     text = qr.payload(found.reference)
     if request.match_info["format"] == "svg":
         body, kind = await asyncio.to_thread(qr.render_svg, text), "image/svg+xml"
@@ -135,10 +136,11 @@ async def lookup_code(request: web.Request) -> web.Response:
     code = request.query.get("code", "")
     if not code.strip():
         raise BadRequest("code is required")
-    return web.json_response(invoice_detail(_backend(request).invoice_for_qr(code)))
+    return web.json_response(invoice_detail(backend_of(request).invoice_for_qr(code)))
 
 
-def _tokens(body: dict[str, Any]) -> list[CustomerToken]:
+def tokens_from(body: dict[str, Any]) -> list[CustomerToken]:
+    """The loyalty cards a customer presents in a scan body (`tokens`), as domain tokens."""
     raw = body.get("tokens") or []
     if not isinstance(raw, list) or not all(isinstance(t, dict) for t in raw):
         raise BadRequest("tokens must be a list of objects")
@@ -153,14 +155,14 @@ def _tokens(body: dict[str, Any]) -> list[CustomerToken]:
 
 
 async def scan(request: web.Request) -> web.Response:
-    backend, ref = _backend(request), request.match_info["ref"]
-    backend.scan(ref, _tokens(await _json(request)))
+    backend, ref = backend_of(request), request.match_info["ref"]
+    backend.scan(ref, tokens_from(await read_json(request)))
     return _after_app_action(backend, ref)
 
 
 async def pay(request: web.Request) -> web.Response:
-    backend, ref = _backend(request), request.match_info["ref"]
-    reserve = (await _json(request)).get("reserve")
+    backend, ref = backend_of(request), request.match_info["ref"]
+    reserve = (await read_json(request)).get("reserve")
     if reserve is not None and not isinstance(reserve, bool):
         raise BadRequest("reserve must be true or false")
     backend.pay(ref, reserve=reserve)
@@ -168,24 +170,24 @@ async def pay(request: web.Request) -> web.Response:
 
 
 async def cancel(request: web.Request) -> web.Response:
-    backend, ref = _backend(request), request.match_info["ref"]
+    backend, ref = backend_of(request), request.match_info["ref"]
     backend.customer_cancel(ref)
     return _after_app_action(backend, ref)
 
 
 async def fail(request: web.Request) -> web.Response:
-    backend, ref = _backend(request), request.match_info["ref"]
+    backend, ref = backend_of(request), request.match_info["ref"]
     backend.fail(ref)
     return _after_app_action(backend, ref)
 
 
 async def list_terminals(request: web.Request) -> web.Response:
-    terminals = _backend(request).list_terminals()
+    terminals = backend_of(request).list_terminals()
     return web.json_response({"terminals": [terminal_view(t) for t in terminals]})
 
 
 async def get_terminal(request: web.Request) -> web.Response:
-    found = _backend(request).terminal_info(request.match_info["id"])
+    found = backend_of(request).terminal_info(request.match_info["id"])
     return web.json_response(terminal_view(found))
 
 
@@ -193,7 +195,7 @@ async def terminal_qr_png(request: web.Request) -> web.Response:
     """The till's printed sticker: `HTTP://SEQR.SE/Q<seqrId>` as a QR image."""
     from emulator import qr
 
-    found = _backend(request).terminal_info(request.match_info["id"])
+    found = backend_of(request).terminal_info(request.match_info["id"])
     if found.seqr_id is None:
         raise NotFound(f"terminal {found.id} has no SEQR id (assignSeqrId)")
     body = await asyncio.to_thread(qr.render_png, static_qr(found.seqr_id))
@@ -202,34 +204,34 @@ async def terminal_qr_png(request: web.Request) -> web.Response:
 
 async def scan_static_qr(request: web.Request) -> web.Response:
     """The customer scans a till's sticker and reaches its open invoice; `pay` confirms too."""
-    backend = _backend(request)
-    body = await _json(request)
+    backend = backend_of(request)
+    body = await read_json(request)
     pay_too = body.get("pay", False)
     if not isinstance(pay_too, bool):
         raise BadRequest("pay must be true or false")
     ref = backend.open_invoice_at(request.match_info["seqr_id"]).reference
-    backend.scan(ref, _tokens(body))
+    backend.scan(ref, tokens_from(body))
     if pay_too:
         backend.pay(ref)
     return _after_app_action(backend, ref)
 
 
 async def reset(request: web.Request) -> web.Response:
-    _backend(request).reset()
+    backend_of(request).reset()
     return web.json_response({"reset": True})
 
 
 async def get_clock(request: web.Request) -> web.Response:
-    clock = _backend(request).clock
+    clock = backend_of(request).clock
     return web.json_response({"now": clock.now().isoformat(), "scale": clock.scale})
 
 
 async def advance_clock(request: web.Request) -> web.Response:
-    body = await _json(request)
+    body = await read_json(request)
     seconds = body.get("seconds")
     if not isinstance(seconds, int | float) or isinstance(seconds, bool) or seconds < 0:
         raise BadRequest("seconds must be a non-negative number")
-    now = _backend(request).advance_clock(float(seconds))
+    now = backend_of(request).advance_clock(float(seconds))
     return web.json_response({"now": now.isoformat()})
 
 
@@ -238,7 +240,7 @@ async def advance_clock(request: web.Request) -> web.Response:
 
 async def list_scenarios(request: web.Request) -> web.Response:
     """The catalogue, the default in force and every terminal's own scenario."""
-    backend = _backend(request)
+    backend = backend_of(request)
     default = backend.default_scenario()
     terminals = backend.terminal_scenarios()
     return web.json_response(
@@ -252,13 +254,13 @@ async def list_scenarios(request: web.Request) -> web.Response:
 
 async def _chosen(request: web.Request) -> Scenario:
     """`{"name": NAME}` from the catalogue (404 if absent), or `{"inline": {...}}` (400 if bad)."""
-    body = await _json(request)
+    body = await read_json(request)
     name, inline = body.get("name"), body.get("inline")
     if (name is None) == (inline is None) or not isinstance(name, str | None):
         raise BadRequest('give "name" (a catalogue scenario) or "inline" (a scenario object)')
     try:
         if name is not None:
-            return _backend(request).scenario_named(name)
+            return backend_of(request).scenario_named(name)
         return from_mapping(inline, "inline", "inline")
     except UnknownScenario as exc:
         raise NotFound(str(exc)) from None
@@ -267,50 +269,50 @@ async def _chosen(request: web.Request) -> Scenario:
 
 
 async def get_default_scenario(request: web.Request) -> web.Response:
-    return web.json_response({"scenario": scenario_view(_backend(request).default_scenario())})
+    return web.json_response({"scenario": scenario_view(backend_of(request).default_scenario())})
 
 
 async def put_default_scenario(request: web.Request) -> web.Response:
     """The scenario for every terminal without its own, until the next reset."""
     chosen = await _chosen(request)
-    _backend(request).set_scenario(chosen)
+    backend_of(request).set_scenario(chosen)
     return web.json_response({"scenario": scenario_view(chosen)})
 
 
 async def delete_default_scenario(request: web.Request) -> web.Response:
-    _backend(request).set_scenario(None)
+    backend_of(request).set_scenario(None)
     return web.json_response({"scenario": None})
 
 
 async def get_terminal_scenario(request: web.Request) -> web.Response:
     tid = request.match_info["id"]
-    chosen = _backend(request).terminal_scenario(tid)
+    chosen = backend_of(request).terminal_scenario(tid)
     return web.json_response({"terminalId": tid, "scenario": scenario_view(chosen)})
 
 
 async def put_terminal_scenario(request: web.Request) -> web.Response:
     """For the invoices this terminal issues from now on; the terminal need not exist yet."""
     tid, chosen = request.match_info["id"], await _chosen(request)
-    _backend(request).set_terminal_scenario(tid, chosen)
+    backend_of(request).set_terminal_scenario(tid, chosen)
     return web.json_response({"terminalId": tid, "scenario": scenario_view(chosen)})
 
 
 async def delete_terminal_scenario(request: web.Request) -> web.Response:
     tid = request.match_info["id"]
-    _backend(request).set_terminal_scenario(tid, None)
+    backend_of(request).set_terminal_scenario(tid, None)
     return web.json_response({"terminalId": tid, "scenario": None})
 
 
 async def invoice_scenario(request: web.Request) -> web.Response:
     """Where the invoice's scenario is: the next step and what it waits for (null: none left)."""
-    backend, ref = _backend(request), request.match_info["ref"]
+    backend, ref = backend_of(request), request.match_info["ref"]
     backend.invoice(ref)  # 404 for an unknown invoice
     return web.json_response({"invoiceReference": ref, "scenario": backend.scenario_progress(ref)})
 
 
 async def health(request: web.Request) -> web.Response:
     """Liveness, plus the invoice count (O(1)) that scripts and the benchmark wait on."""
-    return web.json_response({"status": "ok", "invoices": len(_backend(request).invoices)})
+    return web.json_response({"status": "ok", "invoices": len(backend_of(request).invoices)})
 
 
 def add_routes(app: web.Application) -> None:

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import urllib.error
+import urllib.request
+
 import pytest
 
 from tests.wire import ENV, SEQR, context_xml, envelope, post, send_invoice_xml
@@ -99,10 +103,13 @@ def test_latin1_declared_body_is_read(emulator):
 def test_control_api_bad_json_is_400(emulator, control):
     status, body = control.request("POST", "/clock/advance", None)
     assert status == 400 and "seconds" in body["error"]
-    import urllib.request
-
-    req = urllib.request.Request(control.base + "/invoices/1/pay", data=b"{not json", method="POST")
-    try:
+    ref = post(emulator.soap_url, envelope(send_invoice_xml())).field("invoiceReference")
+    req = urllib.request.Request(
+        f"{control.base}/invoices/{ref}/pay", data=b"{not json", method="POST"
+    )
+    with pytest.raises(urllib.error.HTTPError) as refused:
         urllib.request.urlopen(req, timeout=5)
-    except urllib.error.HTTPError as err:
-        assert err.code in (400, 404)
+    with refused.value as answer:
+        assert answer.code == 400
+        assert "not JSON" in json.loads(answer.read())["error"]
+    assert control.invoice(ref)["status"] == "ISSUED"  # nothing changed

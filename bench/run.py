@@ -32,6 +32,8 @@ from pathlib import Path
 
 from aiohttp import ClientSession, TCPConnector, web
 
+from emulator.server import ThreadedApp
+
 HERE = Path(__file__).resolve().parent
 SOAP_PATH = "/extclientproxy/service/v2"
 READY = re.compile(r"listening on (http://\S+)")
@@ -230,22 +232,17 @@ async def _aio_load(
 # --- the receiver and the mixed workload ---------------------------------------------------
 
 
-class Receiver:
+class Receiver(ThreadedApp):
     """A merchant's notification endpoint in a thread, noting when each notification lands."""
 
     def __init__(self) -> None:
+        super().__init__(self._make)
         self.arrivals: dict[str, float] = {}
         self.arrived = threading.Condition()
-        self.events: dict[str, asyncio.Event] = {}
-        self.loop = asyncio.new_event_loop()
-        self.url = ""
-        ready = threading.Event()
-        threading.Thread(target=self._run, args=(ready,), daemon=True).start()
-        ready.wait(10)
+        self.start()
+        self.notify_url = f"{self.url}/notify"
 
-    def _run(self, ready: threading.Event) -> None:
-        asyncio.set_event_loop(self.loop)
-
+    def _make(self) -> web.Application:
         async def notified(request: web.Request) -> web.Response:
             now = time.time()  # the moment it lands, before the form is parsed
             form = await request.post()
@@ -257,20 +254,15 @@ class Receiver:
 
         app = web.Application()
         app.router.add_post("/notify", notified)
-        runner = web.AppRunner(app, access_log=None)
-        self.loop.run_until_complete(runner.setup())
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        self.loop.run_until_complete(site.start())
-        self.url = f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}/notify"  # type: ignore[union-attr]
-        ready.set()
-        self.loop.run_forever()
+        return app
 
 
 def notification_latency(server: Server, receiver: Receiver, count: int) -> list[float]:
     latencies = []
     for _ in range(count):
         ref = field(
-            http("POST", server.soap_url, send_invoice(notify=receiver.url)), "invoiceReference"
+            http("POST", server.soap_url, send_invoice(notify=receiver.notify_url)),
+            "invoiceReference",
         )
         paid = json.loads(http("POST", f"{server.url}/_emulator/invoices/{ref}/pay"))
         paid_at = datetime.fromisoformat(paid["payment"]["date"]).timestamp()
@@ -302,7 +294,7 @@ async def mixed(
                 return data
 
             ref = field(
-                await call("send", server.soap_url, send_invoice(notify=receiver.url)),
+                await call("send", server.soap_url, send_invoice(notify=receiver.notify_url)),
                 "invoiceReference",
             )
             for _ in range(3):

@@ -11,6 +11,7 @@ import signal
 import threading
 from collections.abc import Callable
 from types import TracebackType
+from typing import Self
 
 from aiohttp import web
 
@@ -53,44 +54,38 @@ async def serve_forever(settings: Settings, announce: Callable[[str], None] = pr
         await runner.cleanup()
 
 
-class EmulatorServer:
-    """An emulator in a background thread, for tests and for scripts that drive it."""
+class ThreadedApp:
+    """Any aiohttp application on a loopback port, served from a background thread.
+
+    `start()` returns once the socket listens (port 0 picks a free one); `call()` runs a
+    function on the app's own loop; `stop()` shuts it down cleanly.
+    """
+
+    thread_name = "aiohttp-app"
 
     def __init__(
-        self,
-        settings: Settings | None = None,
-        *,
-        app_factory: Callable[[Settings], web.Application] = create_app,
+        self, app_factory: Callable[[], web.Application], host: str = "127.0.0.1", port: int = 0
     ) -> None:
-        self.settings = (settings or Settings()).with_overrides()
-        self._factory = app_factory
+        self._make_app = app_factory
+        self.host = host
+        self.port = port
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._ready = threading.Event()
         self._error: BaseException | None = None
         self.app: web.Application | None = None
-        self.port = 0
 
     @property
     def url(self) -> str:
-        return url_for(self.settings.host, self.port)
-
-    @property
-    def soap_url(self) -> str:
-        return self.url + self.settings.soap_paths[0]
-
-    @property
-    def backend(self) -> SeqrBackend:
-        assert self.app is not None, "server not started"
-        return self.app[BACKEND]
+        return url_for(self.host, self.port)
 
     def start(self, timeout: float = 10.0) -> str:
-        self._thread = threading.Thread(target=self._run, name="seqr-emulator", daemon=True)
+        self._thread = threading.Thread(target=self._run, name=self.thread_name, daemon=True)
         self._thread.start()
         if not self._ready.wait(timeout):
-            raise RuntimeError("emulator did not start in time")
+            raise RuntimeError(f"{self.thread_name} did not start in time")
         if self._error is not None:
-            raise RuntimeError("emulator failed to start") from self._error
+            raise RuntimeError(f"{self.thread_name} failed to start") from self._error
         return self.url
 
     def _run(self) -> None:
@@ -98,10 +93,8 @@ class EmulatorServer:
         self._loop = loop
         asyncio.set_event_loop(loop)
         try:
-            self.app = self._factory(self.settings)
-            runner, self.port = loop.run_until_complete(
-                start_site(self.app, self.settings.host, self.settings.port)
-            )
+            self.app = self._make_app()
+            runner, self.port = loop.run_until_complete(start_site(self.app, self.host, self.port))
         except BaseException as exc:  # reported to start()
             self._error = exc
             self._ready.set()
@@ -120,12 +113,17 @@ class EmulatorServer:
         future = asyncio.run_coroutine_threadsafe(_call(fn), self._loop)
         return future.result(10)
 
+    def call_soon(self, fn: Callable[[], object]) -> None:
+        """Schedule `fn` on the server's loop thread without waiting for it."""
+        if self._loop is not None and not self._loop.is_closed():
+            self._loop.call_soon_threadsafe(fn)
+
     def stop(self) -> None:
         if self._loop is not None and self._thread is not None and self._thread.is_alive():
             self._loop.call_soon_threadsafe(self._loop.stop)
             self._thread.join(10)
 
-    def __enter__(self) -> EmulatorServer:
+    def __enter__(self) -> Self:
         self.start()
         return self
 
@@ -136,6 +134,30 @@ class EmulatorServer:
         tb: TracebackType | None,
     ) -> None:
         self.stop()
+
+
+class EmulatorServer(ThreadedApp):
+    """An emulator in a background thread, for tests and for scripts that drive it."""
+
+    thread_name = "seqr-emulator"
+
+    def __init__(
+        self,
+        settings: Settings | None = None,
+        *,
+        app_factory: Callable[[Settings], web.Application] = create_app,
+    ) -> None:
+        self.settings = (settings or Settings()).with_overrides()
+        super().__init__(lambda: app_factory(self.settings), self.settings.host, self.settings.port)
+
+    @property
+    def soap_url(self) -> str:
+        return self.url + self.settings.soap_paths[0]
+
+    @property
+    def backend(self) -> SeqrBackend:
+        assert self.app is not None, "server not started"
+        return self.app[BACKEND]
 
 
 async def _call(fn: Callable[[], object]) -> object:

@@ -27,7 +27,7 @@ import pytest
 import zeep
 from aiohttp import web
 
-from emulator.server import EmulatorServer, start_site
+from emulator.server import EmulatorServer, ThreadedApp
 from tests.conftest import Control, make_invoice
 from tests.test_php_client import PHP_DIR, PHP_TIMEOUT, _php_with_soap
 
@@ -37,22 +37,22 @@ PAGES = ("order", "success", "failure", "cancel")
 PAGE_KEYS = tuple(f"{page}Url" for page in PAGES)
 
 
-class CoffeeShop:
+class CoffeeShop(ThreadedApp):
     """The merchant's service: pages for the app's web view, and a backend that speaks SOAP."""
 
+    thread_name = "coffee-shop"
+
     def __init__(self, payments: Any, sessions: Any, context: dict[str, Any]) -> None:
+        super().__init__(self._make)
         self.payments, self.sessions, self.context = payments, sessions, context
         self.pages: list[str] = []
         self.notified: list[dict[str, Any]] = []
         self._orders = itertools.count(1001)
         self._changed = threading.Condition()
-        self._loop = asyncio.new_event_loop()
-        self._stopped = asyncio.Event()
-        self.port = 0
 
     @property
     def base(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return self.url
 
     def urls(self) -> dict[str, str]:
         """The service definition's four pages."""
@@ -134,32 +134,14 @@ class CoffeeShop:
             self._changed.wait_for(lambda: len(self.notified) >= count, timeout)
             return list(self.notified)
 
-    def _run(self, ready: threading.Event) -> None:
-        async def main() -> None:
-            app = web.Application()
-            for page in PAGES:
-                app.router.add_get(f"/{page}", self.page)
-            app.router.add_post("/api/checkout", self.checkout)
-            app.router.add_get("/api/result", self.result)
-            app.router.add_post("/notify", self.notify)
-            runner, self.port = await start_site(app, "127.0.0.1", 0)
-            ready.set()
-            await self._stopped.wait()
-            await runner.cleanup()
-
-        self._loop.run_until_complete(main())
-        self._loop.close()
-
-    def __enter__(self) -> CoffeeShop:
-        ready = threading.Event()
-        self._thread = threading.Thread(target=self._run, args=(ready,), daemon=True)
-        self._thread.start()
-        assert ready.wait(10), "the coffee shop did not start"
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._loop.call_soon_threadsafe(self._stopped.set)
-        self._thread.join(10)
+    def _make(self) -> web.Application:
+        app = web.Application()
+        for page in PAGES:
+            app.router.add_get(f"/{page}", self.page)
+        app.router.add_post("/api/checkout", self.checkout)
+        app.router.add_get("/api/result", self.result)
+        app.router.add_post("/notify", self.notify)
+        return app
 
 
 def http(method: str, url: str, body: Any = None) -> tuple[int, Any]:

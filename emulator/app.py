@@ -14,6 +14,7 @@ import logging
 import socket
 import struct
 from collections.abc import AsyncIterator
+from datetime import datetime
 
 from aiohttp import web
 
@@ -39,8 +40,6 @@ _XML_HEADERS = {"Content-Type": CONTENT_TYPE}
 
 
 def make_clock(settings: Settings) -> Clock:
-    from datetime import datetime
-
     start = datetime.fromisoformat(settings.clock_start) if settings.clock_start else None
     return Clock(start, frozen=settings.freeze_clock, scale=settings.clock_scale)
 

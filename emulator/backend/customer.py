@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from datetime import datetime
 
 from emulator.backend.core import Core
 from emulator.domain import invoice as rules
@@ -72,17 +73,18 @@ class CustomerVerbs(Core):
         return found
 
     def customer_cancel(self, reference: str) -> Invoice:
-        with self.lock:
-            found = self.invoice(reference)
-            rules.customer_cancel(found, self.clock.now())
-            self._conclude_session(found)
-        self._emit("canceled", found)
-        return found
+        return self._end_in_app(reference, rules.customer_cancel, "canceled")
 
     def fail(self, reference: str) -> Invoice:
+        return self._end_in_app(reference, rules.fail, "failed")
+
+    def _end_in_app(
+        self, reference: str, rule: Callable[[Invoice, datetime], None], event: str
+    ) -> Invoice:
+        """The customer's invoice ends without a payment; a service session learns of it."""
         with self.lock:
             found = self.invoice(reference)
-            rules.fail(found, self.clock.now())
+            rule(found, self.clock.now())
             self._conclude_session(found)
-        self._emit("failed", found)
+        self._emit(event, found)
         return found

@@ -41,3 +41,35 @@ def test_written_text_is_escaped_and_stripped_of_illegal_characters():
 
 def test_decimal_is_written_without_exponent():
     assert codec._decimal_text(Decimal("1E+2")) == "100"
+
+
+XSI = 'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"'
+
+
+def test_nil_elements_read_as_absent_values():
+    invoice = codec.read(
+        etree.fromstring(
+            f'<op {XSI}><invoice><cashierId xsi:nil="true"/><footer xsi:nil="1">x</footer>'
+            '<title xsi:nil="false">Order</title></invoice></op>'
+        ),
+        SEND,
+    )["invoice"]
+    assert invoice == {"cashierId": None, "footer": None, "title": "Order"}
+
+
+def test_reading_without_the_nil_check_reads_the_same_values():
+    doc = etree.fromstring(
+        "<op><invoice><title>Order</title><ext:footer xmlns:ext='urn:x'>Thanks</ext:footer>"
+        "<invoiceRows><invoiceRow><itemQuantity>2</itemQuantity></invoiceRow>"
+        "<invoiceRow><itemSKU/></invoiceRow></invoiceRows>"
+        "<totalAmount><value> 10.50 </value></totalAmount><!-- a comment --></invoice></op>"
+    )
+    expected = {
+        "invoice": {
+            "title": "Order",
+            "footer": "Thanks",
+            "invoiceRows": {"invoiceRow": [{"itemQuantity": Decimal("2")}, {"itemSKU": ""}]},
+            "totalAmount": {"value": Decimal("10.50")},
+        }
+    }
+    assert codec.read(doc, SEND, nil=False) == codec.read(doc, SEND) == expected

@@ -1,0 +1,88 @@
+"""Polling: a poll repeated byte for byte is read once, and answers the state of now."""
+
+from __future__ import annotations
+
+import pytest
+
+from emulator.app import SOAP
+from emulator.soap import transport
+from tests.wire import envelope, post, send_invoice_xml, status_xml
+
+
+@pytest.fixture
+def parses(emulator, monkeypatch) -> list[bytes]:
+    """Every body the emulator's SOAP endpoint actually parses, in order."""
+    endpoint = emulator.app[SOAP]
+    seen: list[bytes] = []
+    real = endpoint._parse
+
+    def counting(body: bytes):
+        seen.append(body)
+        return real(body)
+
+    monkeypatch.setattr(endpoint, "_parse", counting)
+    endpoint._polls.clear()
+    return seen
+
+
+def _issue(emulator) -> str:
+    ref = post(emulator.soap_url, envelope(send_invoice_xml())).field("invoiceReference")
+    assert ref
+    return ref
+
+
+def test_the_same_poll_is_parsed_once(emulator, parses):
+    ref = _issue(emulator)
+    poll = envelope(status_xml(ref))
+    answers = {post(emulator.soap_url, poll).field("status") for _ in range(5)}
+    assert answers == {"ISSUED"}
+    assert parses.count(poll) == 1
+
+
+def test_a_remembered_poll_still_answers_the_state_of_now(emulator, control, parses):
+    ref = _issue(emulator)
+    poll = envelope(status_xml(ref))
+    assert post(emulator.soap_url, poll).field("status") == "ISSUED"
+    control.pay(ref)
+    reply = post(emulator.soap_url, poll)
+    assert (reply.field("status"), reply.field("version")) == ("PAID", "1")
+    assert reply.field("ersReference")
+    assert parses.count(poll) == 1
+
+
+def test_polls_of_other_invoices_are_their_own(emulator, control, parses):
+    first, second = _issue(emulator), _issue(emulator)
+    control.pay(second)
+    assert post(emulator.soap_url, envelope(status_xml(first))).field("status") == "ISSUED"
+    assert post(emulator.soap_url, envelope(status_xml(second))).field("status") == "PAID"
+    assert post(emulator.soap_url, envelope(status_xml(first))).field("status") == "ISSUED"
+
+
+def test_only_polls_are_remembered(emulator, parses):
+    send = envelope(send_invoice_xml())
+    refs = {post(emulator.soap_url, send).field("invoiceReference") for _ in range(3)}
+    assert len(refs) == 3  # each identical sendInvoice issues an invoice of its own
+    assert parses.count(send) == 3
+
+
+def test_a_faulty_poll_is_refused_every_time(emulator, parses):
+    poll = envelope(status_xml("1", version="<invoiceVersion>two</invoiceVersion>"))
+    for _ in range(2):
+        reply = post(emulator.soap_url, poll)
+        assert reply.status == 500 and reply.fault and reply.fault[0] == "soap:Client"
+    assert parses.count(poll) == 2
+
+
+def test_the_table_of_polls_is_bounded(emulator, parses, monkeypatch):
+    monkeypatch.setattr(transport, "MEMO_SIZE", 4)
+    endpoint = emulator.app[SOAP]
+    ref = _issue(emulator)
+    polls = [
+        envelope(status_xml(ref, version=f"<invoiceVersion>{v}</invoiceVersion>"))
+        for v in range(10)
+    ]
+    for poll in polls:
+        assert post(emulator.soap_url, poll).field("status") == "ISSUED"
+    assert list(endpoint._polls) == polls[-4:]  # first in, first out
+    post(emulator.soap_url, polls[0])
+    assert parses.count(polls[0]) == 2

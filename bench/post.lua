@@ -1,10 +1,17 @@
 -- wrk script: POST the body in the file named by BENCH_BODY; with BENCH_PATHS, one path per
--- request from that file (each thread takes its own slice); prints a JSON summary at the end.
+-- request from that file (each thread takes its own slice); each BENCH_VARY marker in the body
+-- becomes a number unique to the request; prints a JSON summary at the end.
 local body_file = os.getenv("BENCH_BODY")
 local paths_file = os.getenv("BENCH_PATHS")
+local vary = os.getenv("BENCH_VARY")
 local body = nil
+local head, tail = nil, nil
 if body_file and body_file ~= "" then
   local f = assert(io.open(body_file, "rb")); body = f:read("*a"); f:close()
+end
+if body and vary and vary ~= "" then
+  local at = body:find(vary, 1, true)
+  if at then head, tail = body:sub(1, at - 1), body:sub(at + #vary) end
 end
 wrk.method = "POST"
 wrk.body = body
@@ -39,6 +46,10 @@ function request()
     index = index + 1
     if index > #paths then index = 1 end
     return wrk.format("POST", paths[index], nil, "")
+  end
+  if head then
+    index = index + 1
+    return wrk.format(nil, nil, nil, head .. id .. "-" .. index .. tail)
   end
   return wrk.format(nil, nil, nil, body)
 end

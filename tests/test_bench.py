@@ -10,6 +10,7 @@ BENCH = Path(__file__).resolve().parents[1] / "bench" / "run.py"
 ROWS = [
     "ceiling (raw aiohttp, fixed body)",
     "| getPaymentStatus (ISSUED) |",
+    "| getPaymentStatus (ISSUED), every poll new bytes |",
     "| getPaymentStatus (PAID, receipt) |",
     "| sendInvoice |",
     "| refundPayment |",
@@ -19,6 +20,8 @@ ROWS = [
     "notification after payment",
     "memory with",
     "mixed workload",
+    "| goal | this run | met |",
+    "within 10% of ~100",
 ]
 
 
@@ -31,3 +34,4 @@ def test_tiny_benchmark_prints_every_row():
         assert row in out.stdout, f"missing {row!r} in:\n{out.stdout}"
     assert "errors or non-2xx" not in out.stdout, out.stdout
     assert "nan" not in out.stdout, out.stdout
+    assert "memory with 300 invoices" in out.stdout, "the store is filled to exactly --invoices"

@@ -51,10 +51,7 @@ def create_app(
     settings = settings or Settings()
     backend = backend or SeqrBackend(settings, make_clock(settings))
     load_scenarios(backend, settings)
-    app = web.Application(
-        client_max_size=settings.max_body_bytes,
-        middlewares=[control.error_middleware],
-    )
+    app = web.Application(client_max_size=settings.max_body_bytes)
     app[SETTINGS] = settings
     app[control.BACKEND] = backend
     app[SOAP] = SoapEndpoint(backend)

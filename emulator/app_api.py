@@ -5,7 +5,7 @@ a service code opens a session and names the order page to open; an invoice or a
 sticker opens that invoice (tied to the session when the request names its `token`); the
 service page's `SEQR-ACTION://WIZARD/CANCEL` closes the session. `/_emulator/services/{id}`
 defines the services. Handlers are thin: parse, call one backend verb, answer with a view;
-errors become JSON in `control.error_middleware`.
+errors become JSON in `control.json_errors`.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from typing import Any
 from aiohttp import web
 
 from emulator.backend import SeqrBackend
-from emulator.control import PREFIX, BadRequest, backend_of, read_json, tokens_from
+from emulator.control import BadRequest, add_json_routes, backend_of, read_json, tokens_from
 from emulator.domain import seqr_urls
 from emulator.domain import services as ext
 from emulator.domain.model import Customer
@@ -146,10 +146,14 @@ async def list_services(request: web.Request) -> web.Response:
 
 
 def add_routes(app: web.Application) -> None:
-    p = PREFIX
-    app.router.add_post(f"{p}/app/scan", scan)
-    app.router.add_get(f"{p}/app/sessions/{{token}}", get_session)
-    app.router.add_get(f"{p}/services", list_services)
-    app.router.add_put(f"{p}/services/{{id}}", put_service)
-    app.router.add_get(f"{p}/services/{{id}}", get_service)
-    app.router.add_delete(f"{p}/services/{{id}}", delete_service)
+    add_json_routes(
+        app,
+        [
+            ("POST", "/app/scan", scan),
+            ("GET", "/app/sessions/{token}", get_session),
+            ("GET", "/services", list_services),
+            ("PUT", "/services/{id}", put_service),
+            ("GET", "/services/{id}", get_service),
+            ("DELETE", "/services/{id}", delete_service),
+        ],
+    )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+import pytest
 from lxml import etree
 
 from emulator.soap import codec
@@ -73,3 +74,40 @@ def test_reading_without_the_nil_check_reads_the_same_values():
         }
     }
     assert codec.read(doc, SEND, nil=False) == codec.read(doc, SEND) == expected
+
+
+STATUS = codec.OPERATIONS["getPaymentStatus"]
+
+
+def _answer(result: dict) -> str:
+    text = codec.envelope(STATUS, result).decode()
+    return text[text.index("<return>") : text.index("</return>") + len("</return>")]
+
+
+def test_answers_are_written_in_schema_order_without_nulls():
+    written = _answer(
+        {
+            "version": 2,
+            "status": "PAID",
+            "resultDescription": "SUCCESS",
+            "resultCode": 0,
+            "ersReference": None,
+        }
+    )
+    assert written == (
+        "<return><resultCode>0</resultCode><resultDescription>SUCCESS</resultDescription>"
+        "<status>PAID</status><version>2</version></return>"
+    )
+
+
+def test_empty_and_repeated_complex_values():
+    tokens = [{"id": "a", "status": 0}, {"value": "x<y", "status": 1}]
+    written = _answer({"resultCode": 0, "customerTokens": {"token": tokens}, "version": 0})
+    assert "<customerTokens><token><id>a</id><status>0</status></token>" in written
+    assert "<token><status>1</status><value>x&lt;y</value></token></customerTokens>" in written
+    assert "<customerTokens/>" in _answer({"resultCode": 0, "customerTokens": {}, "version": 0})
+
+
+def test_a_missing_required_primitive_is_an_error_not_a_silent_answer():
+    with pytest.raises(ValueError, match="required <resultCode> missing"):
+        codec.envelope(STATUS, {"version": 0})

@@ -13,7 +13,7 @@ import gc
 import logging
 import socket
 import struct
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import datetime
 
 from aiohttp import web
@@ -54,10 +54,11 @@ def create_app(
     app = web.Application(client_max_size=settings.max_body_bytes)
     app[SETTINGS] = settings
     app[control.BACKEND] = backend
-    app[SOAP] = SoapEndpoint(backend)
+    endpoint = app[SOAP] = SoapEndpoint(backend)
     for path in settings.soap_paths:
+        strict_till = settings.cashregister_requires_ack and path == settings.cashregister_path
         app.router.add_route("GET", path, serve_wsdl)
-        app.router.add_route("POST", path, serve_soap)
+        app.router.add_route("POST", path, soap_route(endpoint, settings, strict_till))
     control.add_routes(app)
     app_api.add_routes(app)
     notifier = Notifier(backend, settings)
@@ -94,22 +95,27 @@ async def serve_wsdl(request: web.Request) -> web.Response:
     return web.Response(body=wsdl.render_service(_base_url(request)), headers=_XML_HEADERS)
 
 
-async def serve_soap(request: web.Request) -> web.Response:
-    try:
-        body = await request.read()
-    except web.HTTPRequestEntityTooLarge:
-        limit = request.app[SETTINGS].max_body_bytes
-        return web.Response(status=413, text=f"request body larger than {limit} bytes\n")
-    settings = request.app[SETTINGS]
-    strict_till = settings.cashregister_requires_ack and request.path == settings.cashregister_path
+def soap_route(
+    endpoint: SoapEndpoint, settings: Settings, strict_till: bool
+) -> Callable[[web.Request], Awaitable[web.Response]]:
+    """The POST handler of one SOAP path; what it knows of the path is settled here, once."""
     info = _CASHREGISTER if strict_till else _WEBSHOP
-    reply = request.app[SOAP].handle(body, info)
-    if reply.later is not None:  # a scenario's slow answer, on the emulator clock's scale
-        await asyncio.sleep(reply.delay / request.app[control.BACKEND].clock.scale)
-        reply = reply.later()
-    if reply.fault is not None:
-        return _misbehave(request, reply)
-    return web.Response(status=reply.status, body=reply.body, headers=_XML_HEADERS)
+    limit = settings.max_body_bytes
+
+    async def serve_soap(request: web.Request) -> web.Response:
+        try:
+            body = await request.read()
+        except web.HTTPRequestEntityTooLarge:
+            return web.Response(status=413, text=f"request body larger than {limit} bytes\n")
+        reply = endpoint.handle(body, info)
+        if reply.later is not None:  # a scenario's slow answer, on the emulator clock's scale
+            await asyncio.sleep(reply.delay / endpoint.backend.clock.scale)
+            reply = reply.later()
+        if reply.fault is not None:
+            return _misbehave(request, reply)
+        return web.Response(status=reply.status, body=reply.body, headers=_XML_HEADERS)
+
+    return serve_soap
 
 
 FAULT_HEADER = "X-Seqr-Emulator-Fault"

@@ -325,6 +325,17 @@ async def mixed(
 # --- the run -------------------------------------------------------------------------------
 
 
+def cpu_model() -> str:
+    """The processor's name as the kernel reports it ("model name"), where it does."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown processor"
+
+
 def combined(loads: list[Load]) -> Load:
     """Several measurements of one thing as one: rates and percentiles averaged."""
     return Load(
@@ -483,7 +494,7 @@ def main(argv: list[str] | None = None) -> int:
     poll, send = by_name["getPaymentStatus (ISSUED)"], by_name["sendInvoice"]
     generator = "wrk" if shutil.which("wrk") else "aiohttp client"
     print(
-        f"machine: {platform.machine()}, {os.cpu_count()} cores, "
+        f"machine: {cpu_model()} ({platform.machine()}), {os.cpu_count()} cores, "
         f"Python {platform.python_version()}, load generator: {generator}, "
         f"{c} connections, {s:g} s per row"
     )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+
 import pytest
 
 from emulator.app import SOAP
@@ -86,3 +88,15 @@ def test_the_table_of_polls_is_bounded(emulator, parses, monkeypatch):
     assert list(endpoint._polls) == polls[-4:]  # first in, first out
     post(emulator.soap_url, polls[0])
     assert parses.count(polls[0]) == 2
+
+
+def test_answering_a_poll_never_changes_its_remembered_reading(emulator, control, parses):
+    ref = _issue(emulator)
+    poll = envelope(status_xml(ref))
+    post(emulator.soap_url, poll)
+    endpoint = emulator.app[SOAP]
+    remembered = copy.deepcopy(endpoint._polls[poll][2])
+    control.pay(ref)
+    for _ in range(3):  # PAID, then acknowledged by the poll itself
+        assert post(emulator.soap_url, poll).field("status") == "PAID"
+    assert endpoint._polls[poll][2] == remembered

@@ -492,6 +492,7 @@ def main(argv: list[str] | None = None) -> int:
     by_name = dict(loads)
     loads.extend(big_loads)
     poll, send = by_name["getPaymentStatus (ISSUED)"], by_name["sendInvoice"]
+    fresh = by_name["getPaymentStatus (ISSUED), every poll new bytes"]
     generator = "wrk" if shutil.which("wrk") else "aiohttp client"
     print(
         f"machine: {cpu_model()} ({platform.machine()}), {os.cpu_count()} cores, "
@@ -538,10 +539,13 @@ def main(argv: list[str] | None = None) -> int:
 
     goals = [
         Goal(
-            "getPaymentStatus >= 45% of the ceiling, p99 < 5 ms",
-            f"{poll.rps / ceiling.rps:.0%}, {poll.p99_ms:.2f} ms",
-            poll.rps >= 0.45 * ceiling.rps and poll.p99_ms < 5,
-        ),
+            f"{name}: >= 45% of the ceiling, p99 < 5 ms",
+            f"{load.rps / ceiling.rps:.0%}, {load.p99_ms:.2f} ms",
+            load.rps >= 0.45 * ceiling.rps and load.p99_ms < 5,
+        )
+        for name, load in (("getPaymentStatus", poll), ("the same, every poll new bytes", fresh))
+    ]
+    goals += [
         Goal(
             f"sendInvoice >= 30% of the ceiling, p99 < 10 ms with {count:,} stored",
             f"{send.rps / ceiling.rps:.0%}, {send_big.p99_ms:.2f} ms",

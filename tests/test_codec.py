@@ -7,7 +7,11 @@ from decimal import Decimal
 import pytest
 from lxml import etree
 
+from emulator.backend import SeqrBackend
+from emulator.settings import Settings
 from emulator.soap import codec
+from emulator.soap.transport import SoapEndpoint
+from tests.wire import envelope, send_invoice_xml
 
 SEND = codec.OPERATIONS["sendInvoice"].request
 
@@ -111,3 +115,12 @@ def test_empty_and_repeated_complex_values():
 def test_a_missing_required_primitive_is_an_error_not_a_silent_answer():
     with pytest.raises(ValueError, match="required <resultCode> missing"):
         codec.envelope(STATUS, {"version": 0})
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-16"])
+def test_nil_is_seen_whatever_the_request_encoding(encoding):
+    nil = '<cashierId xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xsi:nil="true"/>'
+    text = envelope(send_invoice_xml(extra=nil)).decode()
+    body = f'<?xml version="1.0" encoding="{encoding}"?>{text}'.encode(encoding)
+    _, _, request = SoapEndpoint(SeqrBackend(Settings()))._parse(body)
+    assert request["invoice"]["cashierId"] is None

@@ -198,7 +198,9 @@ class SoapEndpoint:
                 f"Unexpected wrapper element {payload.tag} found. Expected a SEQR operation.",
             )
         try:
-            request = codec.read(payload, operation.request, b"nil" in body)
+            # No "nil" in the bytes, no xsi:nil to look for (a NUL byte: UTF-16 or UTF-32)
+            nil = b"nil" in body or b"\x00" in body
+            request = codec.read(payload, operation.request, nil)
         except codec.CodecError as exc:
             raise SoapFault("Client", str(exc)) from None
         return operation.name, operation, request

@@ -374,9 +374,10 @@ def writer_for(shape: Shape) -> Writer:
     if found is None:
         source: list[str] = []
         namespace: dict[str, Any] = {}
-        _write_source(shape, source, namespace, {})
+        names: dict[int, str] = {}  # id() of each shape written -> its function's name
+        _write_source(shape, source, namespace, names)
         exec(compile("\n".join(source), f"<writer of {shape.name}>", "exec"), namespace)
-        for key, fn_name in namespace.pop("_compiled").items():
+        for key, fn_name in names.items():
             _WRITERS[key] = namespace[fn_name]
         found = _WRITERS[id(shape)]
     return found
@@ -392,8 +393,7 @@ def _write_source(
     name = names.get(id(shape))
     if name is not None:
         return name
-    name = names[id(shape)] = f"write_{len(names)}_{shape.name}"
-    namespace.setdefault("_compiled", {})[id(shape)] = name
+    name = names[id(shape)] = f"write_{len(names)}_" + re.sub(r"\W", "_", shape.name)
     lines = [f"def {name}(parts, value):", "    get = value.get", "    append = parts.append"]
     for i, f in enumerate(shape.fields):
         lines.append(f"    v = get({f.name!r})")

@@ -530,7 +530,7 @@ def main(argv: list[str] | None = None) -> int:
             m.measure("control pay (POST /_emulator/…/pay)", server.url, None, paths)
 
         with emulator() as server:
-            latencies = notification_latency(server, receiver, 20 if args.tiny else 300)
+            latencies = notification_latency(server, receiver, 20 if args.tiny else 1000)
             flows = asyncio.run(mixed(server, receiver, s, min(c, 8)))
 
     ceiling = combined(m.probes)

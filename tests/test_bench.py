@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 BENCH = Path(__file__).resolve().parents[1] / "bench" / "run.py"
 ROWS = [
     "ceiling (raw aiohttp, fixed body)",
@@ -25,6 +27,7 @@ ROWS = [
 ]
 
 
+@pytest.mark.timeout(240)  # about 30 s; the suite's 60 s default is for single calls
 def test_tiny_benchmark_prints_every_row():
     out = subprocess.run(
         [sys.executable, str(BENCH), "--tiny"], capture_output=True, text=True, timeout=240

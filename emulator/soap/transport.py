@@ -15,6 +15,7 @@ read.
 from __future__ import annotations
 
 import logging
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from functools import partial
@@ -89,8 +90,10 @@ class SoapEndpoint:
     def __init__(self, backend: SeqrBackend) -> None:
         self.backend = backend
         self._parser = _parser()
-        self._polls: dict[bytes, tuple[str, codec.Operation, dict]] = {}
-        self._seen_once: dict[bytes, bool] = {}
+        # OrderedDict: dropping the oldest entry of a plain dict that churns scans the
+        # deleted slots at its front (3.5 us an insert, measured, against 0.7 us)
+        self._polls: OrderedDict[bytes, tuple[str, codec.Operation, dict]] = OrderedDict()
+        self._seen_once: OrderedDict[bytes, bool] = OrderedDict()
 
     def handle(self, body: bytes, info: CallInfo | None = None) -> SoapReply:
         try:
@@ -206,10 +209,10 @@ class SoapEndpoint:
         return operation.name, operation, request
 
 
-def _bounded_put(table: dict, key: Any, value: Any) -> None:
+def _bounded_put(table: OrderedDict, key: Any, value: Any) -> None:
     """Insert, first dropping the oldest entry when the table holds MEMO_SIZE already."""
     if len(table) >= MEMO_SIZE:
-        table.pop(next(iter(table), None), None)
+        table.popitem(last=False)
     table[key] = value
 
 

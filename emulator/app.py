@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
 import logging
 import socket
 import struct
@@ -22,6 +21,7 @@ from emulator import app_api, control, dashboard
 from emulator.backend import SeqrBackend
 from emulator.clock import Clock
 from emulator.domain.model import AcknowledgmentMode
+from emulator.heap import OldObjects
 from emulator.notifier import Notifier
 from emulator.scenario import loader as scenarios
 from emulator.settings import Settings
@@ -35,7 +35,7 @@ SOAP = web.AppKey("soap", SoapEndpoint)
 SETTINGS = web.AppKey("settings", Settings)
 NOTIFIER = web.AppKey("notifier", Notifier)
 SWEEP_INTERVAL = 0.25  # real seconds between checks of the deadline heap
-FREEZE_EVERY = 4  # sweeps between gc.freeze() calls while the store grows
+FREEZE_EVERY = 4  # sweeps between freezes of the stored state (`heap.OldObjects`)
 _XML_HEADERS = {"Content-Type": CONTENT_TYPE}
 
 
@@ -146,15 +146,13 @@ _CASHREGISTER = CallInfo(default_ack=AcknowledgmentMode.REQUIRE_ACKNOWLEDGMENT)
 async def _deadline_sweeper(app: web.Application) -> AsyncIterator[None]:
     """Applies due deadlines even when nobody calls, so listeners hear of reversals.
 
-    It also moves long-lived objects (stored invoices) out of the garbage collector's view
-    with `gc.freeze()`: full collections would otherwise walk every stored invoice, and their
-    pauses grow with the store (tens of milliseconds at 100k invoices) and land on requests.
-    Invoices hold no reference cycles, so reference counting still frees them on reset.
+    It also keeps the stored state out of the garbage collector's way (`heap.OldObjects`).
     """
     backend = app[control.BACKEND]
+    old_objects = OldObjects()
+    backend.subscribe(old_objects.changed)
 
     async def sweep() -> None:
-        frozen_at = 0
         ticks = 0
         while True:
             await asyncio.sleep(SWEEP_INTERVAL)
@@ -163,9 +161,8 @@ async def _deadline_sweeper(app: web.Application) -> AsyncIterator[None]:
             except Exception:  # keep sweeping; a bug here must not stop time
                 log.exception("deadline sweep failed")
             ticks += 1
-            if ticks % FREEZE_EVERY == 0 and len(backend.invoices) != frozen_at:
-                frozen_at = len(backend.invoices)
-                gc.freeze()
+            if ticks % FREEZE_EVERY == 0:
+                old_objects.settle()
 
     task = asyncio.create_task(sweep())
     yield

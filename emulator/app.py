@@ -1,6 +1,8 @@
 """create_app(): the aiohttp application that wires the adapters to one backend.
 
-The only module that knows every adapter. SOAP is served inline on the event loop: a call
+The only module that knows every adapter, and the owner of every AppKey: adapters are
+handed the backend (and what else they need) when their routes are added, so none of them
+reads another's state from the application. SOAP is served inline on the event loop: a call
 is a few hundred microseconds of CPU, well under what an executor hop would cost, and it
 keeps every state change on one thread.
 """
@@ -27,10 +29,11 @@ from emulator.scenario import loader as scenarios
 from emulator.settings import Settings
 from emulator.soap import wsdl
 from emulator.soap.mapping import CallInfo
-from emulator.soap.transport import CONTENT_TYPE, SoapEndpoint, SoapReply
+from emulator.soap.transport import CONTENT_TYPE, Disturbance, SoapEndpoint, SoapReply
 
 log = logging.getLogger(__name__)
 
+BACKEND = web.AppKey("backend", SeqrBackend)
 SOAP = web.AppKey("soap", SoapEndpoint)
 SETTINGS = web.AppKey("settings", Settings)
 NOTIFIER = web.AppKey("notifier", Notifier)
@@ -45,27 +48,34 @@ def make_clock(settings: Settings) -> Clock:
 
 
 def create_app(
-    settings: Settings | None = None, backend: SeqrBackend | None = None
+    settings: Settings | None = None,
+    backend: SeqrBackend | None = None,
+    *,
+    freeze_heap: bool = False,
 ) -> web.Application:
-    """A new emulator: its own backend unless one is given, so many can share a process."""
+    """A new emulator: its own backend unless one is given, so many can share a process.
+
+    `freeze_heap` keeps the stored state out of the garbage collector's walks
+    (`heap.OldObjects`); that is a process-wide act, so only a process that serves one
+    emulator (`seqr-emulator serve`) asks for it.
+    """
     settings = settings or Settings()
     backend = backend or SeqrBackend(settings, make_clock(settings))
     load_scenarios(backend, settings)
     app = web.Application(client_max_size=settings.max_body_bytes)
     app[SETTINGS] = settings
-    app[control.BACKEND] = backend
+    app[BACKEND] = backend
     endpoint = app[SOAP] = SoapEndpoint(backend)
     for path in settings.soap_paths:
         strict_till = settings.cashregister_requires_ack and path == settings.cashregister_path
         app.router.add_route("GET", path, serve_wsdl)
         app.router.add_route("POST", path, soap_route(endpoint, settings, strict_till))
-    control.add_routes(app)
-    app_api.add_routes(app)
-    notifier = Notifier(backend, settings)
-    app[NOTIFIER] = notifier
-    app[control.JOURNAL] = notifier.journal
+    control.add_routes(app, backend)
+    app_api.add_routes(app, backend)
+    notifier = app[NOTIFIER] = Notifier(backend, settings)
     dashboard.setup(app, backend, notifier)
-    app.cleanup_ctx.append(_deadline_sweeper)
+    control.add_fallback(app)  # last: any other /_emulator/... path answers JSON
+    app.cleanup_ctx.append(_deadline_sweeper(backend, OldObjects() if freeze_heap else None))
     app.cleanup_ctx.append(notifier.lifespan)
     return app
 
@@ -108,11 +118,8 @@ def soap_route(
         except web.HTTPRequestEntityTooLarge:
             return web.Response(status=413, text=f"request body larger than {limit} bytes\n")
         reply = endpoint.handle(body, info)
-        if reply.later is not None:  # a scenario's slow answer, on the emulator clock's scale
-            await asyncio.sleep(reply.delay / endpoint.backend.clock.scale)
-            reply = reply.later()
-        if reply.fault is not None:
-            return _misbehave(request, reply)
+        if reply.disturbance is not None:
+            return await _misbehave(request, reply, reply.disturbance, endpoint.backend.clock)
         return web.Response(status=reply.status, body=reply.body, headers=_XML_HEADERS)
 
     return serve_soap
@@ -121,15 +128,21 @@ def soap_route(
 FAULT_HEADER = "X-Seqr-Emulator-Fault"
 
 
-def _misbehave(request: web.Request, reply: SoapReply) -> web.Response:
-    """Act out a scenario's transport fault on this call's connection."""
-    if reply.fault == "truncate":  # a complete HTTP message whose XML stops halfway
+async def _misbehave(
+    request: web.Request, reply: SoapReply, disturbance: Disturbance, clock: Clock
+) -> web.Response:
+    """Act out a scenario's disturbance of this call's answer on its connection."""
+    kind = disturbance.kind
+    if kind == "slow":  # the answer, late by emulator seconds on the clock's scale
+        await asyncio.sleep(disturbance.seconds / clock.scale)
+        return web.Response(status=reply.status, body=reply.body, headers=_XML_HEADERS)
+    if kind == "truncate":  # a complete HTTP message whose XML stops halfway
         cut = reply.body[: len(reply.body) // 2]
-        headers = {**_XML_HEADERS, FAULT_HEADER: reply.fault}
+        headers = {**_XML_HEADERS, FAULT_HEADER: kind}
         return web.Response(status=reply.status, body=cut, headers=headers)
     transport = request.transport
     if transport is not None:
-        if reply.fault == "reset":  # linger 0: the kernel answers with RST, not FIN
+        if kind == "reset":  # linger 0: the kernel answers with RST, not FIN
             sock = transport.get_extra_info("socket")
             if sock is not None:
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
@@ -143,14 +156,13 @@ _WEBSHOP = CallInfo(default_ack=None)
 _CASHREGISTER = CallInfo(default_ack=AcknowledgmentMode.REQUIRE_ACKNOWLEDGMENT)
 
 
-async def _deadline_sweeper(app: web.Application) -> AsyncIterator[None]:
-    """Applies due deadlines even when nobody calls, so listeners hear of reversals.
-
-    It also keeps the stored state out of the garbage collector's way (`heap.OldObjects`).
-    """
-    backend = app[control.BACKEND]
-    old_objects = OldObjects()
-    backend.subscribe(old_objects.changed)
+def _deadline_sweeper(
+    backend: SeqrBackend, old_objects: OldObjects | None
+) -> Callable[[web.Application], AsyncIterator[None]]:
+    """Applies due deadlines even when nobody calls, so listeners hear of reversals; with
+    `old_objects`, it also keeps the stored state out of the garbage collector's way."""
+    if old_objects is not None:
+        backend.subscribe(old_objects.changed)
 
     async def sweep() -> None:
         ticks = 0
@@ -161,11 +173,14 @@ async def _deadline_sweeper(app: web.Application) -> AsyncIterator[None]:
             except Exception:  # keep sweeping; a bug here must not stop time
                 log.exception("deadline sweep failed")
             ticks += 1
-            if ticks % FREEZE_EVERY == 0:
+            if old_objects is not None and ticks % FREEZE_EVERY == 0:
                 old_objects.settle()
 
-    task = asyncio.create_task(sweep())
-    yield
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
+    async def lifespan(app: web.Application) -> AsyncIterator[None]:
+        task = asyncio.create_task(sweep())
+        yield
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+    return lifespan

@@ -15,7 +15,7 @@ from typing import Any
 from aiohttp import web
 
 from emulator.backend import SeqrBackend
-from emulator.control import BadRequest, add_json_routes, backend_of, read_json, tokens_from
+from emulator.control import BadRequest, add_json_routes, read_json, tokens_from
 from emulator.domain import seqr_urls
 from emulator.domain import services as ext
 from emulator.domain.model import Customer
@@ -33,7 +33,7 @@ PAGES = {
 def service_view(definition: ext.ServiceDefinition) -> Json:
     view: Json = {"id": definition.id}
     view.update({name: getattr(definition, attr) for name, attr in PAGES.items()})
-    view["qrCode"] = f"HTTP://SEQR.SE/{seqr_urls.SERVICE_ROUTE}/{definition.id}"
+    view["qrCode"] = seqr_urls.service_qr(definition.id)
     return view
 
 
@@ -69,8 +69,8 @@ def _customer(backend: SeqrBackend, body: Json) -> Customer | None:
     return Customer(msisdn or made.msisdn, key or made.subscriber_key, made.payer_terminal_id)
 
 
-async def scan(request: web.Request) -> web.Response:
-    backend, body = backend_of(request), await read_json(request)
+async def scan(backend: SeqrBackend, request: web.Request) -> web.Response:
+    body = await read_json(request)
     url, token = _text(body, "url"), _text(body, "token")
     if url is None:
         raise BadRequest("url is required: the SEQR URL the app scanned or was sent to")
@@ -106,8 +106,8 @@ def _service_answer(session: ext.CustomerSession) -> web.Response:
     return web.json_response({"kind": "service", **session_view(session)})
 
 
-async def get_session(request: web.Request) -> web.Response:
-    return web.json_response(session_view(backend_of(request).session(request.match_info["token"])))
+async def get_session(backend: SeqrBackend, request: web.Request) -> web.Response:
+    return web.json_response(session_view(backend.session(request.match_info["token"])))
 
 
 def _definition(service_id: str, body: Json) -> ext.ServiceDefinition:
@@ -125,29 +125,30 @@ def _definition(service_id: str, body: Json) -> ext.ServiceDefinition:
         raise BadRequest(str(exc)) from None
 
 
-async def put_service(request: web.Request) -> web.Response:
+async def put_service(backend: SeqrBackend, request: web.Request) -> web.Response:
     definition = _definition(request.match_info["id"], await read_json(request))
-    created = backend_of(request).define_service(definition)
+    created = backend.define_service(definition)
     return web.json_response(service_view(definition), status=201 if created else 200)
 
 
-async def get_service(request: web.Request) -> web.Response:
-    return web.json_response(service_view(backend_of(request).service(request.match_info["id"])))
+async def get_service(backend: SeqrBackend, request: web.Request) -> web.Response:
+    return web.json_response(service_view(backend.service(request.match_info["id"])))
 
 
-async def delete_service(request: web.Request) -> web.Response:
-    gone = backend_of(request).delete_service(request.match_info["id"])
+async def delete_service(backend: SeqrBackend, request: web.Request) -> web.Response:
+    gone = backend.delete_service(request.match_info["id"])
     return web.json_response({"deleted": service_view(gone)})
 
 
-async def list_services(request: web.Request) -> web.Response:
-    found = backend_of(request).list_services()
+async def list_services(backend: SeqrBackend, request: web.Request) -> web.Response:
+    found = backend.list_services()
     return web.json_response({"services": [service_view(d) for d in found]})
 
 
-def add_routes(app: web.Application) -> None:
+def add_routes(app: web.Application, backend: SeqrBackend) -> None:
     add_json_routes(
         app,
+        backend,
         [
             ("POST", "/app/scan", scan),
             ("GET", "/app/sessions/{token}", get_session),

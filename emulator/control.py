@@ -1,9 +1,11 @@
 """The control API under /_emulator/: the SEQR customer's app, and the emulator's own knobs.
 
-Handlers are thin: read the JSON, call one backend verb, answer with a view. Errors become
-JSON in one wrapper (`json_errors`), put around each handler when its route is added: 404 for
-an unknown reference, 409 for a move the rules forbid. A middleware would do the same for
-every request the server takes, SOAP calls included, at about 7% of the HTTP stack's cost.
+Handlers are thin: read the JSON, call one backend verb, answer with a view. Each is handed
+the backend when its route is added, so no handler reads state from the application. Errors
+become JSON in one wrapper (`json_errors`), put around each handler when its route is added:
+404 for an unknown reference, 409 for a move the rules forbid. A middleware would do the same
+for every request the server takes, SOAP calls included, at about 7% of the HTTP stack's
+cost. Any other path under the prefix answers JSON too (`add_fallback`).
 """
 
 from __future__ import annotations
@@ -17,17 +19,14 @@ from typing import Any
 from aiohttp import web
 
 from emulator.backend import SeqrBackend
+from emulator.domain import seqr_urls
 from emulator.domain.errors import IllegalMove, NotFound
 from emulator.domain.model import CustomerToken
-from emulator.domain.terminals import static_qr
-from emulator.journal import NotificationJournal
 from emulator.scenario.loader import from_mapping
 from emulator.scenario.model import Scenario, ScenarioError, UnknownScenario
 from emulator.views import attempt, invoice_detail, invoice_summary, scenario_view, terminal_view
 
 PREFIX = "/_emulator"
-BACKEND = web.AppKey("backend", SeqrBackend)
-JOURNAL = web.AppKey("notification_journal", NotificationJournal)
 
 
 class BadRequest(Exception):
@@ -39,15 +38,16 @@ def _error(status: int, message: str) -> web.Response:
 
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+BackendHandler = Callable[[SeqrBackend, web.Request], Awaitable[web.StreamResponse]]
 
 
-def json_errors(handler: Handler) -> Handler:
-    """The handler, with the domain's refusals answered as JSON errors."""
+def json_errors(backend: SeqrBackend, handler: BackendHandler) -> Handler:
+    """The handler bound to the backend, with the domain's refusals answered as JSON errors."""
 
     @functools.wraps(handler)
     async def guarded(request: web.Request) -> web.StreamResponse:
         try:
-            return await handler(request)
+            return await handler(backend, request)
         except NotFound as exc:
             return _error(404, str(exc))
         except IllegalMove as exc:
@@ -58,10 +58,12 @@ def json_errors(handler: Handler) -> Handler:
     return guarded
 
 
-def add_json_routes(app: web.Application, routes: list[tuple[str, str, Handler]]) -> None:
-    """(method, path under PREFIX, handler) rows, each handler wrapped in `json_errors`."""
+def add_json_routes(
+    app: web.Application, backend: SeqrBackend, routes: list[tuple[str, str, BackendHandler]]
+) -> None:
+    """(method, path under PREFIX, handler) rows, each bound to the backend in `json_errors`."""
     for method, path, handler in routes:
-        app.router.add_route(method, PREFIX + path, json_errors(handler))
+        app.router.add_route(method, PREFIX + path, json_errors(backend, handler))
 
 
 async def read_json(request: web.Request) -> dict[str, Any]:
@@ -78,10 +80,6 @@ async def read_json(request: web.Request) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise BadRequest("body must be a JSON object")
     return value
-
-
-def backend_of(request: web.Request) -> SeqrBackend:
-    return request.app[BACKEND]
 
 
 def _after_app_action(backend: SeqrBackend, reference: str) -> web.Response:
@@ -102,26 +100,26 @@ def _limit(request: web.Request) -> int | None:
     return int(raw)
 
 
-async def list_invoices(request: web.Request) -> web.Response:
+async def list_invoices(backend: SeqrBackend, request: web.Request) -> web.Response:
     """Oldest first; `?limit=N` keeps the N newest."""
-    invoices = backend_of(request).list_invoices()
+    invoices = backend.list_invoices()
     limit = _limit(request)
     if limit is not None:
         invoices = invoices[len(invoices) - limit :] if limit else []
     return web.json_response({"invoices": [invoice_summary(i) for i in invoices]})
 
 
-async def get_invoice(request: web.Request) -> web.Response:
+async def get_invoice(backend: SeqrBackend, request: web.Request) -> web.Response:
     """The invoice with the notification attempts made for it."""
     ref = request.match_info["ref"]
-    attempts = request.app[JOURNAL].for_invoice(ref) if JOURNAL in request.app else []
-    view = invoice_detail(backend_of(request).invoice(ref))
+    view = invoice_detail(backend.invoice(ref))
+    attempts = backend.journal.for_invoice(ref)
     return web.json_response({**view, "notifications": [attempt(a) for a in attempts]})
 
 
-async def list_notifications(request: web.Request) -> web.Response:
+async def list_notifications(backend: SeqrBackend, request: web.Request) -> web.Response:
     """Every recorded notification attempt, oldest first; `?invoice=REF`, `?limit=N` narrow it."""
-    journal = request.app[JOURNAL]
+    journal = backend.journal
     ref = request.query.get("invoice")
     found = journal.for_invoice(ref) if ref else journal.recent()
     limit = _limit(request)
@@ -130,12 +128,12 @@ async def list_notifications(request: web.Request) -> web.Response:
     return web.json_response({"notifications": [attempt(a) for a in found], "total": journal.total})
 
 
-async def invoice_qr(request: web.Request) -> web.Response:
+async def invoice_qr(backend: SeqrBackend, request: web.Request) -> web.Response:
     """The invoice's `invoiceQRCode` as an image; drawn on first request, off the loop."""
     from emulator import qr
 
-    found = backend_of(request).invoice(request.match_info["ref"])
-    text = qr.payload(found.reference)
+    found = backend.invoice(request.match_info["ref"])
+    text = seqr_urls.invoice_qr(found.reference)
     if request.match_info["format"] == "svg":
         body, kind = await asyncio.to_thread(qr.render_svg, text), "image/svg+xml"
     else:
@@ -144,12 +142,12 @@ async def invoice_qr(request: web.Request) -> web.Response:
     return web.Response(body=body, content_type=kind, headers=headers)
 
 
-async def lookup_code(request: web.Request) -> web.Response:
+async def lookup_code(backend: SeqrBackend, request: web.Request) -> web.Response:
     """What the app opens for a scanned code (`?code=HTTP://SEQR.SE/R...` or `seqr://...`)."""
     code = request.query.get("code", "")
     if not code.strip():
         raise BadRequest("code is required")
-    return web.json_response(invoice_detail(backend_of(request).invoice_for_qr(code)))
+    return web.json_response(invoice_detail(backend.invoice_for_qr(code)))
 
 
 def tokens_from(body: dict[str, Any]) -> list[CustomerToken]:
@@ -167,14 +165,14 @@ def tokens_from(body: dict[str, Any]) -> list[CustomerToken]:
     ]
 
 
-async def scan(request: web.Request) -> web.Response:
-    backend, ref = backend_of(request), request.match_info["ref"]
+async def scan(backend: SeqrBackend, request: web.Request) -> web.Response:
+    ref = request.match_info["ref"]
     backend.scan(ref, tokens_from(await read_json(request)))
     return _after_app_action(backend, ref)
 
 
-async def pay(request: web.Request) -> web.Response:
-    backend, ref = backend_of(request), request.match_info["ref"]
+async def pay(backend: SeqrBackend, request: web.Request) -> web.Response:
+    ref = request.match_info["ref"]
     reserve = (await read_json(request)).get("reserve")
     if reserve is not None and not isinstance(reserve, bool):
         raise BadRequest("reserve must be true or false")
@@ -182,42 +180,41 @@ async def pay(request: web.Request) -> web.Response:
     return _after_app_action(backend, ref)
 
 
-async def cancel(request: web.Request) -> web.Response:
-    backend, ref = backend_of(request), request.match_info["ref"]
+async def cancel(backend: SeqrBackend, request: web.Request) -> web.Response:
+    ref = request.match_info["ref"]
     backend.customer_cancel(ref)
     return _after_app_action(backend, ref)
 
 
-async def fail(request: web.Request) -> web.Response:
-    backend, ref = backend_of(request), request.match_info["ref"]
+async def fail(backend: SeqrBackend, request: web.Request) -> web.Response:
+    ref = request.match_info["ref"]
     backend.fail(ref)
     return _after_app_action(backend, ref)
 
 
-async def list_terminals(request: web.Request) -> web.Response:
-    terminals = backend_of(request).list_terminals()
+async def list_terminals(backend: SeqrBackend, request: web.Request) -> web.Response:
+    terminals = backend.list_terminals()
     return web.json_response({"terminals": [terminal_view(t) for t in terminals]})
 
 
-async def get_terminal(request: web.Request) -> web.Response:
-    found = backend_of(request).terminal_info(request.match_info["id"])
+async def get_terminal(backend: SeqrBackend, request: web.Request) -> web.Response:
+    found = backend.terminal_info(request.match_info["id"])
     return web.json_response(terminal_view(found))
 
 
-async def terminal_qr_png(request: web.Request) -> web.Response:
+async def terminal_qr_png(backend: SeqrBackend, request: web.Request) -> web.Response:
     """The till's printed sticker: `HTTP://SEQR.SE/Q<seqrId>` as a QR image."""
     from emulator import qr
 
-    found = backend_of(request).terminal_info(request.match_info["id"])
+    found = backend.terminal_info(request.match_info["id"])
     if found.seqr_id is None:
         raise NotFound(f"terminal {found.id} has no SEQR id (assignSeqrId)")
-    body = await asyncio.to_thread(qr.render_png, static_qr(found.seqr_id))
+    body = await asyncio.to_thread(qr.render_png, seqr_urls.terminal_qr(found.seqr_id))
     return web.Response(body=body, content_type="image/png")  # no cache: ids can be reassigned
 
 
-async def scan_static_qr(request: web.Request) -> web.Response:
+async def scan_static_qr(backend: SeqrBackend, request: web.Request) -> web.Response:
     """The customer scans a till's sticker and reaches its open invoice; `pay` confirms too."""
-    backend = backend_of(request)
     body = await read_json(request)
     pay_too = body.get("pay", False)
     if not isinstance(pay_too, bool):
@@ -229,31 +226,30 @@ async def scan_static_qr(request: web.Request) -> web.Response:
     return _after_app_action(backend, ref)
 
 
-async def reset(request: web.Request) -> web.Response:
-    backend_of(request).reset()
+async def reset(backend: SeqrBackend, request: web.Request) -> web.Response:
+    backend.reset()
     return web.json_response({"reset": True})
 
 
-async def get_clock(request: web.Request) -> web.Response:
-    clock = backend_of(request).clock
+async def get_clock(backend: SeqrBackend, request: web.Request) -> web.Response:
+    clock = backend.clock
     return web.json_response({"now": clock.now().isoformat(), "scale": clock.scale})
 
 
-async def advance_clock(request: web.Request) -> web.Response:
+async def advance_clock(backend: SeqrBackend, request: web.Request) -> web.Response:
     body = await read_json(request)
     seconds = body.get("seconds")
     if not isinstance(seconds, int | float) or isinstance(seconds, bool) or seconds < 0:
         raise BadRequest("seconds must be a non-negative number")
-    now = backend_of(request).advance_clock(float(seconds))
+    now = backend.advance_clock(float(seconds))
     return web.json_response({"now": now.isoformat()})
 
 
 # --- scenarios ---------------------------------------------------------------------------------
 
 
-async def list_scenarios(request: web.Request) -> web.Response:
+async def list_scenarios(backend: SeqrBackend, request: web.Request) -> web.Response:
     """The catalogue, the default in force and every terminal's own scenario."""
-    backend = backend_of(request)
     default = backend.default_scenario()
     terminals = backend.terminal_scenarios()
     return web.json_response(
@@ -265,7 +261,7 @@ async def list_scenarios(request: web.Request) -> web.Response:
     )
 
 
-async def _chosen(request: web.Request) -> Scenario:
+async def _chosen(backend: SeqrBackend, request: web.Request) -> Scenario:
     """`{"name": NAME}` from the catalogue (404 if absent), or `{"inline": {...}}` (400 if bad)."""
     body = await read_json(request)
     name, inline = body.get("name"), body.get("inline")
@@ -273,7 +269,7 @@ async def _chosen(request: web.Request) -> Scenario:
         raise BadRequest('give "name" (a catalogue scenario) or "inline" (a scenario object)')
     try:
         if name is not None:
-            return backend_of(request).scenario_named(name)
+            return backend.scenario_named(name)
         return from_mapping(inline, "inline", "inline")
     except UnknownScenario as exc:
         raise NotFound(str(exc)) from None
@@ -281,56 +277,83 @@ async def _chosen(request: web.Request) -> Scenario:
         raise BadRequest(str(exc)) from None
 
 
-async def get_default_scenario(request: web.Request) -> web.Response:
-    return web.json_response({"scenario": scenario_view(backend_of(request).default_scenario())})
+async def get_default_scenario(backend: SeqrBackend, request: web.Request) -> web.Response:
+    return web.json_response({"scenario": scenario_view(backend.default_scenario())})
 
 
-async def put_default_scenario(request: web.Request) -> web.Response:
+async def put_default_scenario(backend: SeqrBackend, request: web.Request) -> web.Response:
     """The scenario for every terminal without its own, until the next reset."""
-    chosen = await _chosen(request)
-    backend_of(request).set_scenario(chosen)
+    chosen = await _chosen(backend, request)
+    backend.set_scenario(chosen)
     return web.json_response({"scenario": scenario_view(chosen)})
 
 
-async def delete_default_scenario(request: web.Request) -> web.Response:
-    backend_of(request).set_scenario(None)
+async def delete_default_scenario(backend: SeqrBackend, request: web.Request) -> web.Response:
+    backend.set_scenario(None)
     return web.json_response({"scenario": None})
 
 
-async def get_terminal_scenario(request: web.Request) -> web.Response:
+async def get_terminal_scenario(backend: SeqrBackend, request: web.Request) -> web.Response:
     tid = request.match_info["id"]
-    chosen = backend_of(request).terminal_scenario(tid)
+    chosen = backend.terminal_scenario(tid)
     return web.json_response({"terminalId": tid, "scenario": scenario_view(chosen)})
 
 
-async def put_terminal_scenario(request: web.Request) -> web.Response:
+async def put_terminal_scenario(backend: SeqrBackend, request: web.Request) -> web.Response:
     """For the invoices this terminal issues from now on; the terminal need not exist yet."""
-    tid, chosen = request.match_info["id"], await _chosen(request)
-    backend_of(request).set_terminal_scenario(tid, chosen)
+    tid, chosen = request.match_info["id"], await _chosen(backend, request)
+    backend.set_terminal_scenario(tid, chosen)
     return web.json_response({"terminalId": tid, "scenario": scenario_view(chosen)})
 
 
-async def delete_terminal_scenario(request: web.Request) -> web.Response:
+async def delete_terminal_scenario(backend: SeqrBackend, request: web.Request) -> web.Response:
     tid = request.match_info["id"]
-    backend_of(request).set_terminal_scenario(tid, None)
+    backend.set_terminal_scenario(tid, None)
     return web.json_response({"terminalId": tid, "scenario": None})
 
 
-async def invoice_scenario(request: web.Request) -> web.Response:
+async def invoice_scenario(backend: SeqrBackend, request: web.Request) -> web.Response:
     """Where the invoice's scenario is: the next step and what it waits for (null: none left)."""
-    backend, ref = backend_of(request), request.match_info["ref"]
+    ref = request.match_info["ref"]
     backend.invoice(ref)  # 404 for an unknown invoice
     return web.json_response({"invoiceReference": ref, "scenario": backend.scenario_progress(ref)})
 
 
-async def health(request: web.Request) -> web.Response:
+async def health(backend: SeqrBackend, request: web.Request) -> web.Response:
     """Liveness, plus the invoice count (O(1)) that scripts and the benchmark wait on."""
-    return web.json_response({"status": "ok", "invoices": len(backend_of(request).invoices)})
+    return web.json_response({"status": "ok", "invoices": backend.invoice_count()})
 
 
-def add_routes(app: web.Application) -> None:
+async def no_such_route(request: web.Request) -> web.Response:
+    """A path under the prefix that no route serves: 405 naming the methods a path does
+    take, else 404, both as JSON like every other answer of the control API."""
+    allowed: set[str] = set()
+    for resource in request.app.router.resources():
+        if resource.canonical.startswith(PREFIX + "/{tail"):
+            continue
+        match, methods = await resource.resolve(request)
+        if match is None:
+            allowed |= methods
+    where = f"{request.method} {request.path}"
+    if allowed:
+        listed = ", ".join(sorted(allowed))
+        return web.json_response(
+            {"error": f"{where}: method not allowed (allowed: {listed})"},
+            status=405,
+            headers={"Allow": listed},
+        )
+    return _error(404, f"{where}: no such control route (see the README's control API)")
+
+
+def add_fallback(app: web.Application) -> None:
+    """After every other route: the rest of the prefix answers JSON, not aiohttp's text."""
+    app.router.add_route("*", PREFIX + "/{tail:.*}", no_such_route)
+
+
+def add_routes(app: web.Application, backend: SeqrBackend) -> None:
     add_json_routes(
         app,
+        backend,
         [
             ("GET", "/health", health),
             ("GET", "/invoices", list_invoices),

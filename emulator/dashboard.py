@@ -107,12 +107,8 @@ class EventHub:
             queue.put_nowait(_CLOSE)
 
 
-HUB = web.AppKey("event_hub", EventHub)
-
-
-async def events(request: web.Request) -> web.StreamResponse:
+async def events(hub: EventHub, request: web.Request) -> web.StreamResponse:
     """`text/event-stream` of `invoice`, `notification`, `reset` and `resync` events."""
-    hub = request.app[HUB]
     response = web.StreamResponse(
         headers={
             "Content-Type": "text/event-stream",
@@ -149,11 +145,14 @@ async def index(request: web.Request) -> web.FileResponse:
 def setup(app: web.Application, backend: SeqrBackend, notifier: Notifier) -> None:
     """Serve the dashboard on `app` and connect it to the backend's and notifier's news."""
     hub = EventHub(backend)
-    app[HUB] = hub
     backend.subscribe(hub.on_backend_event)
     backend.on_reset(hub.on_reset)
     notifier.subscribe(hub.on_attempt)
     app.on_shutdown.append(hub.close)
     app.router.add_get("/", index)
-    app.router.add_get(f"{PREFIX}/events", events)
+
+    async def stream(request: web.Request) -> web.StreamResponse:
+        return await events(hub, request)
+
+    app.router.add_get(f"{PREFIX}/events", stream)
     app.router.add_static(f"{PREFIX}/static/", STATIC, append_version=False)

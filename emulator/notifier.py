@@ -2,17 +2,17 @@
 
 The notifier listens to the backend. When an invoice becomes PAID (or RESERVED, unless
 `Settings.notify_on_reserved` is off) it captures what to send at that instant, asks its
-`planner` for a `DeliveryPlan` and starts a task; the SOAP or control call that caused the
-change has already got its answer by the time anything is sent. To the merchant a
+`planner` for a `NotificationPlan` and starts a task; the SOAP or control call that caused
+the change has already got its answer by the time anything is sent. To the merchant a
 notification is fire-and-forget: one attempt, no retry, a timeout. Inside the emulator no
 task goes untracked: each is held in a set and cancelled and awaited at shutdown, and every
-attempt, failed or not, lands in the `NotificationJournal`.
+attempt, failed or not, lands in the backend's `NotificationJournal`.
 
 The `planner` decides each delivery: by default it takes the plan a scenario step armed for
 the invoice (deliver, drop, delay, duplicate, late) and delivers when there is none; tests may
-replace it, and `http_error` records the merchant's endpoint as failing without calling it.
-Delays are emulator seconds: the clock's scale and `advance` move them as they move the
-acknowledgment window, and a late notification goes out only after the reversal it waited for.
+replace it. Delays are emulator seconds: the clock's scale and `advance` move them as they
+move the acknowledgment window, and a late notification goes out only after the reversal it
+waited for.
 """
 
 from __future__ import annotations
@@ -23,7 +23,6 @@ import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import datetime
-from enum import StrEnum
 
 import aiohttp
 from aiohttp import web
@@ -31,8 +30,8 @@ from yarl import URL
 
 from emulator.backend import Event, SeqrBackend
 from emulator.domain.model import Customer, Invoice
-from emulator.journal import Attempt, NotificationJournal, Outcome
-from emulator.scenario.model import Delivery, NotificationPlan
+from emulator.journal import Attempt, Outcome
+from emulator.scenario.model import DELIVER, Delivery, NotificationPlan
 from emulator.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -40,70 +39,6 @@ log = logging.getLogger(__name__)
 USER_AGENT = "seqr-emulator"
 CLOCK_POLL = 0.05  # real seconds between looks at the emulator clock while a delivery waits
 LATE_WITHOUT_WINDOW = 20.0  # a late notification's wait when the acknowledgment window is off
-
-
-class Action(StrEnum):
-    DELIVER = "deliver"
-    DROP = "drop"  # nothing is sent; the journal says so
-    DELAY = "delay"  # sent after `seconds` emulator seconds
-    DUPLICATE = "duplicate"  # sent `times` times, one after the other
-    LATE = "late"  # sent after `seconds` (the acknowledgment window), once due deadlines applied
-    HTTP_ERROR = "http_error"  # nothing is sent; recorded as if the merchant answered `status`
-
-
-@dataclass(frozen=True, slots=True)
-class DeliveryPlan:
-    """How one notification is carried out; the default delivers it once, now."""
-
-    action: Action = Action.DELIVER
-    seconds: float = 0.0
-    times: int = 1
-    status: int = 500
-
-    def __post_init__(self) -> None:
-        if self.seconds < 0:
-            raise ValueError("a delay cannot be negative")
-        if self.times < 1:
-            raise ValueError("a notification is sent at least once")
-        if not 100 <= self.status <= 599:
-            raise ValueError("status must be an HTTP status code")
-
-    @classmethod
-    def deliver(cls) -> DeliveryPlan:
-        return cls()
-
-    @classmethod
-    def drop(cls) -> DeliveryPlan:
-        return cls(Action.DROP)
-
-    @classmethod
-    def delay(cls, seconds: float) -> DeliveryPlan:
-        return cls(Action.DELAY, seconds=seconds)
-
-    @classmethod
-    def duplicate(cls, times: int) -> DeliveryPlan:
-        return cls(Action.DUPLICATE, times=times)
-
-    @classmethod
-    def http_error(cls, status: int = 500) -> DeliveryPlan:
-        return cls(Action.HTTP_ERROR, status=status)
-
-    @classmethod
-    def late(cls, seconds: float) -> DeliveryPlan:
-        return cls(Action.LATE, seconds=seconds)
-
-    @classmethod
-    def of(cls, plan: NotificationPlan, ack_window: float) -> DeliveryPlan:
-        """The delivery a scenario step chose; `late` waits out the acknowledgment window."""
-        if plan.delivery is Delivery.DROP:
-            return cls.drop()
-        if plan.delivery is Delivery.DELAY:
-            return cls.delay(plan.delay)
-        if plan.delivery is Delivery.DUPLICATE:
-            return cls.duplicate(plan.copies)
-        if plan.delivery is Delivery.LATE:
-            return cls.late(ack_window if ack_window > 0 else LATE_WITHOUT_WINDOW)
-        return cls()
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,11 +67,8 @@ class Notification:
         return cls(invoice.reference, event, url, form)
 
 
-Planner = Callable[[Notification], DeliveryPlan]
+Planner = Callable[[Notification], NotificationPlan]
 AttemptListener = Callable[[Attempt], None]
-
-
-_DELIVER = DeliveryPlan()
 
 
 def target(url: str) -> URL:
@@ -147,12 +79,10 @@ def target(url: str) -> URL:
 
 
 class Notifier:
-    def __init__(
-        self, backend: SeqrBackend, settings: Settings, journal: NotificationJournal | None = None
-    ) -> None:
+    def __init__(self, backend: SeqrBackend, settings: Settings) -> None:
         self.backend = backend
         self.settings = settings
-        self.journal = journal or NotificationJournal(settings.notification_journal_size)
+        self.journal = backend.journal
         self.planner: Planner = self.scenario_plan
         self._kinds = {"paid", "reserved"} if settings.notify_on_reserved else {"paid"}
         self._tasks: set[asyncio.Task[list[Attempt]]] = set()
@@ -160,7 +90,6 @@ class Notifier:
         self._session: aiohttp.ClientSession | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         backend.subscribe(self._on_event)
-        backend.on_reset(self.journal.clear)
 
     def subscribe(self, listener: AttemptListener) -> None:
         """Hear of every recorded attempt, on the event loop's thread."""
@@ -171,12 +100,15 @@ class Notifier:
         """Deliveries started and not finished (including delayed ones)."""
         return len(self._tasks)
 
-    def scenario_plan(self, notification: Notification) -> DeliveryPlan:
+    def scenario_plan(self, notification: Notification) -> NotificationPlan:
         """The plan a scenario step armed for this invoice's next notification, else deliver."""
-        if not self.backend.scenarios.active:
-            return _DELIVER
-        chosen = self.backend.notification_plan(notification.invoice_reference)
-        return _DELIVER if chosen is None else DeliveryPlan.of(chosen, self.settings.ack_window)
+        return self.backend.notification_plan(notification.invoice_reference) or DELIVER
+
+    def late_wait(self) -> float:
+        """A `late` notification waits out the acknowledgment window, so it arrives after the
+        reversal it caused (20 s when the window is off)."""
+        window = self.settings.ack_window
+        return window if window > 0 else LATE_WITHOUT_WINDOW
 
     # --- from the backend: may run on any thread, must not block ----------------------------
 
@@ -188,7 +120,7 @@ class Notifier:
         if notification is not None:
             self.submit(notification)
 
-    def submit(self, notification: Notification, plan: DeliveryPlan | None = None) -> None:
+    def submit(self, notification: Notification, plan: NotificationPlan | None = None) -> None:
         """Start delivering in the background; `plan` defaults to what `planner` decides."""
         chosen = plan or self.planner(notification)
         loop = self._loop
@@ -207,7 +139,7 @@ class Notifier:
         except RuntimeError:  # the loop closed after the check above
             self._record(notification, chosen, Outcome.FAILED, error="emulator is not serving")
 
-    def _spawn(self, notification: Notification, plan: DeliveryPlan) -> None:
+    def _spawn(self, notification: Notification, plan: NotificationPlan) -> None:
         if self._session is None or self._loop is None:  # shut down since submit()
             self._record(notification, plan, Outcome.FAILED, error="emulator is not serving")
             return
@@ -218,23 +150,19 @@ class Notifier:
     # --- delivery ------------------------------------------------------------------------------
 
     async def deliver(
-        self, notification: Notification, plan: DeliveryPlan | None = None
+        self, notification: Notification, plan: NotificationPlan = DELIVER
     ) -> list[Attempt]:
         """Carry out one notification as `plan` says and return the attempts it recorded."""
-        plan = plan or DeliveryPlan()
-        if plan.action is Action.DROP:
+        delivery = plan.delivery
+        if delivery is Delivery.DROP:
             return [self._record(notification, plan, Outcome.DROPPED)]
-        if plan.action is Action.HTTP_ERROR:
-            error = f"HTTP {plan.status} (simulated; nothing was sent)"
-            return [
-                self._record(notification, plan, Outcome.FAILED, status=plan.status, error=error)
-            ]
-        if plan.action in (Action.DELAY, Action.LATE) and plan.seconds:
-            await self._wait(plan.seconds)
-        if plan.action is Action.LATE:
+        if delivery is Delivery.DELAY and plan.delay:
+            await self._wait(plan.delay)
+        if delivery is Delivery.LATE:
+            await self._wait(self.late_wait())
             self.backend.run_due()  # the reversal due by now happens before the POST
-        times = plan.times if plan.action is Action.DUPLICATE else 1
-        return [await self._post(notification, plan) for _ in range(times)]
+        copies = plan.copies if delivery is Delivery.DUPLICATE else 1
+        return [await self._post(notification, plan) for _ in range(copies)]
 
     async def _wait(self, seconds: float) -> None:
         """Until `seconds` have passed on the emulator clock (scaled, advanced or frozen)."""
@@ -243,7 +171,7 @@ class Notifier:
         while (left := clock.seconds_until(mark)) > 0:
             await asyncio.sleep(min(left, CLOCK_POLL))
 
-    async def _post(self, notification: Notification, plan: DeliveryPlan) -> Attempt:
+    async def _post(self, notification: Notification, plan: NotificationPlan) -> Attempt:
         session = self._session
         if session is None:
             return self._record(notification, plan, Outcome.FAILED, error="emulator is not serving")
@@ -275,7 +203,7 @@ class Notifier:
     def _record(
         self,
         notification: Notification,
-        plan: DeliveryPlan,
+        plan: NotificationPlan,
         outcome: Outcome,
         *,
         status: int | None = None,
@@ -288,7 +216,7 @@ class Notifier:
             notification.event,
             notification.url,
             at or self.backend.clock.now(),
-            plan.action.value,
+            plan.delivery.value,
             outcome,
             status=status,
             error=error,

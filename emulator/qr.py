@@ -1,6 +1,5 @@
-"""An invoice's QR code: its text, the app deep link beside it, and the image.
+"""QR images of SEQR codes (the codes themselves are built in `domain.seqr_urls`).
 
-`payload` and `deep_link` are pure; reading a scanned code back is `domain.terminals`.
 Images follow SEQR's print guideline (protocol §6): error correction M, the upper-case URL
 in alphanumeric mode, version 4 (33 by 33 modules) unless the text needs a larger one, and
 a quiet zone of 2 modules. They are drawn only when asked for (the control API's qr.png and
@@ -14,22 +13,10 @@ import io
 from functools import lru_cache
 from typing import Any
 
-QR_PREFIX = "HTTP://SEQR.SE/"
-DEEP_LINK_PREFIX = "seqr://SEQR.SE/"
 QR_VERSION = 4
 QUIET_ZONE = 2
 PNG_MODULE_PIXELS = 8
 CACHE_SIZE = 256
-
-
-def payload(reference: str) -> str:
-    """The `invoiceQRCode` of an invoice: upper case, so that it fits QR alphanumeric mode."""
-    return f"{QR_PREFIX}R{reference}"
-
-
-def deep_link(reference: str) -> str:
-    """What a page on the customer's phone links to, to open the invoice in the app."""
-    return f"{DEEP_LINK_PREFIX}R{reference}"
 
 
 def _matrix(text: str, box_size: int) -> Any:  # qrcode ships no type hints

@@ -7,9 +7,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from emulator import qr
+from emulator.domain import seqr_urls
 from emulator.domain.model import Amount, Invoice, InvoiceRow, Terminal
-from emulator.domain.terminals import static_qr
 from emulator.journal import Attempt
 from emulator.scenario.model import Scenario
 
@@ -34,10 +33,6 @@ def _row(row: InvoiceRow) -> Json:
         "ean": row.ean,
         "unit": row.unit,
     }
-
-
-def qr_code(invoice: Invoice) -> str:
-    return qr.payload(invoice.reference)
 
 
 def attempt(made: Attempt) -> Json:
@@ -75,8 +70,8 @@ def invoice_detail(invoice: Invoice) -> Json:
     payment = invoice.payment
     return {
         **invoice_summary(invoice),
-        "invoiceQRCode": qr_code(invoice),
-        "deepLink": qr.deep_link(invoice.reference),
+        "invoiceQRCode": seqr_urls.invoice_qr(invoice.reference),
+        "deepLink": seqr_urls.deep_link(invoice.reference),
         "paymentMode": data.effective_payment_mode.value,
         "acknowledgmentMode": data.ack_mode.value if data.ack_mode else None,
         "inProgress": invoice.in_progress,
@@ -133,6 +128,7 @@ def invoice_detail(invoice: Invoice) -> Json:
 
 def terminal_view(terminal: Terminal) -> Json:
     """A till as the dashboard shows it; `staticQRCode` is what its printed sticker encodes."""
+    seqr_id = terminal.seqr_id
     return {
         "terminalId": terminal.id,
         "name": terminal.name,
@@ -140,7 +136,7 @@ def terminal_view(terminal: Terminal) -> Json:
         "resellerId": terminal.reseller_id,
         "cashRegister": terminal.cash_register,
         "seqrId": terminal.seqr_id,
-        "staticQRCode": None if terminal.seqr_id is None else static_qr(terminal.seqr_id),
+        "staticQRCode": None if seqr_id is None else seqr_urls.terminal_qr(seqr_id),
         "openInvoice": terminal.open_invoice,
     }
 

@@ -11,7 +11,7 @@ import pytest
 import emulator
 
 PACKAGE = Path(emulator.__file__).parent
-CORE = ["domain", "backend", "scenario", "clock.py", "settings.py"]
+CORE = ["domain", "backend", "scenario", "clock.py", "settings.py", "journal.py"]
 
 
 def _core_modules() -> list[Path]:
@@ -40,6 +40,7 @@ def test_core_imports_only_stdlib_and_core(path):
         "emulator.settings",
         "emulator.backend",
         "emulator.scenario",
+        "emulator.journal",
     )
     for name in _imports(path):
         top = name.split(".")[0]

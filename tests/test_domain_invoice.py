@@ -30,7 +30,7 @@ def data(total: str = "100", mode: PaymentMode | None = None, ack=None) -> Invoi
 def make(state: str):
     """An invoice driven into a named state through the rules themselves."""
     mode = PaymentMode.RESERVATION_REQUIRED if state == "RESERVED" else None
-    inv = rules.issue("1", "t", data(mode=mode), [], NOW)
+    inv = rules.issue("1", "t", data(mode=mode), NOW)
     if state == "IN_PROGRESS":
         rules.scan(inv, Customer(), [], NOW)
     elif state == "PENDING":
@@ -82,7 +82,7 @@ def test_cancel_matrix(state):
 
 @pytest.mark.parametrize("state", list(UPDATE))
 def test_update_matrix(state):
-    assert outcome(lambda i: rules.update(i, data("90"), [], NOW), make(state)) == UPDATE[state]
+    assert outcome(lambda i: rules.update(i, data("90"), NOW), make(state)) == UPDATE[state]
 
 
 @pytest.mark.parametrize("state", list(COMMIT))
@@ -107,13 +107,13 @@ def test_refund_matrix(state):
 )
 def test_issue_validation(invoice, code):
     with pytest.raises(SeqrError) as err:
-        rules.issue("1", "t", invoice, [], NOW)
+        rules.issue("1", "t", invoice, NOW)
     assert err.value.code == code
 
 
 def test_back_url_may_be_an_app_scheme():
     inv = rules.issue(
-        "1", "t", InvoiceData(total=Amount(Decimal(1), "SEK"), back_url="myapp://done"), [], NOW
+        "1", "t", InvoiceData(total=Amount(Decimal(1), "SEK"), back_url="myapp://done"), NOW
     )
     assert inv.status is S.ISSUED
 
@@ -172,5 +172,5 @@ def test_reversal_only_touches_unacknowledged_payments():
 def test_history_is_bounded():
     inv = make("ISSUED")
     for _ in range(500):
-        rules.update(inv, data("50"), [], NOW)
+        rules.update(inv, data("50"), NOW)
     assert len(inv.history) <= rules.HISTORY_LIMIT and inv.history[0].event == "issued"

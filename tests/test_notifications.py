@@ -14,7 +14,8 @@ import pytest
 
 from emulator.app import NOTIFIER
 from emulator.journal import NotificationJournal, Outcome
-from emulator.notifier import Action, DeliveryPlan, Notification
+from emulator.notifier import Notification
+from emulator.scenario.model import DELIVER, Delivery, NotificationPlan
 from emulator.server import EmulatorServer
 from tests.conftest import Control, make_invoice
 from tests.merchant import Merchant, closed_port_url
@@ -198,10 +199,10 @@ def test_journal_is_listed_newest_last_and_forgotten_on_reset(
 # --- delivery plans: what a scenario engine may ask for ------------------------------------
 
 
-def planned(server: EmulatorServer, plans: dict[str, DeliveryPlan]) -> None:
+def planned(server: EmulatorServer, plans: dict[str, NotificationPlan]) -> None:
     """Plan by clientInvoiceId; anything else is delivered."""
     notifier = server.app[NOTIFIER]
-    notifier.planner = lambda n: plans.get(dict(n.form)["clientInvoiceId"], DeliveryPlan())
+    notifier.planner = lambda n: plans.get(dict(n.form)["clientInvoiceId"], DELIVER)
 
 
 @pytest.fixture
@@ -212,7 +213,7 @@ def planned_server(start_emulator, zeep_for, merchant):
 
 def test_drop_sends_nothing_and_says_so(planned_server, context, merchant):
     server, control, service = planned_server
-    planned(server, {"lost": DeliveryPlan.drop()})
+    planned(server, {"lost": NotificationPlan(Delivery.DROP)})
     lost = send(service, context, merchant.url("/n?i=lost"), clientInvoiceId="lost")
     control.pay(lost)
     [made] = wait_attempts(control, lost)
@@ -225,7 +226,7 @@ def test_drop_sends_nothing_and_says_so(planned_server, context, merchant):
 
 def test_duplicate_posts_the_same_notification_n_times(planned_server, context, merchant):
     server, control, service = planned_server
-    planned(server, {"twice": DeliveryPlan.duplicate(3)})
+    planned(server, {"twice": NotificationPlan(Delivery.DUPLICATE, copies=3)})
     ref = send(service, context, merchant.url(), clientInvoiceId="twice")
     control.pay(ref)
     made = wait_attempts(control, ref, 3)
@@ -234,20 +235,9 @@ def test_duplicate_posts_the_same_notification_n_times(planned_server, context, 
     assert len(merchant.received) == 3 and len({str(r.form) for r in merchant.received}) == 1
 
 
-def test_http_error_records_the_status_without_calling(planned_server, context, merchant):
-    server, control, service = planned_server
-    planned(server, {"err": DeliveryPlan.http_error(503)})
-    ref = send(service, context, merchant.url(), clientInvoiceId="err")
-    control.pay(ref)
-    [made] = wait_attempts(control, ref)
-    assert (made["outcome"], made["statusCode"], made["action"]) == ("failed", 503, "http_error")
-    assert "simulated" in made["error"]
-    assert merchant.received == []
-
-
 def test_delay_sends_later(planned_server, context, merchant):
     server, control, service = planned_server
-    planned(server, {"later": DeliveryPlan.delay(0.05)})
+    planned(server, {"later": NotificationPlan(Delivery.DELAY, delay=0.05)})
     ref = send(service, context, merchant.url(), clientInvoiceId="later")
     control.pay(ref)
     [made] = wait_attempts(control, ref)
@@ -256,7 +246,7 @@ def test_delay_sends_later(planned_server, context, merchant):
 
 def test_shutdown_cancels_and_awaits_deliveries_still_waiting(planned_server, context, merchant):
     server, control, service = planned_server
-    planned(server, {"never": DeliveryPlan.delay(3600)})
+    planned(server, {"never": NotificationPlan(Delivery.DELAY, delay=3600)})
     ref = send(service, context, merchant.url(), clientInvoiceId="never")
     control.pay(ref)
     notifier = server.app[NOTIFIER]
@@ -270,13 +260,13 @@ def test_shutdown_cancels_and_awaits_deliveries_still_waiting(planned_server, co
 
 
 def test_delivery_plans_are_validated():
-    assert DeliveryPlan() == DeliveryPlan.deliver() and DeliveryPlan().action is Action.DELIVER
+    assert NotificationPlan() == DELIVER and DELIVER.delivery is Delivery.DELIVER
     with pytest.raises(ValueError):
-        DeliveryPlan.delay(-1)
+        NotificationPlan(Delivery.DELAY, delay=-1)
     with pytest.raises(ValueError):
-        DeliveryPlan.duplicate(0)
+        NotificationPlan(Delivery.DELAY, delay=float("nan"))
     with pytest.raises(ValueError):
-        DeliveryPlan.http_error(42)
+        NotificationPlan(Delivery.DUPLICATE, copies=0)
 
 
 def test_an_invoice_without_notification_url_sends_nothing(zeep_service, context, emulator):

@@ -15,6 +15,7 @@ from PIL import Image, ImageDraw
 from qrcode.util import MODE_ALPHA_NUM, QRData
 
 from emulator import qr
+from emulator.domain import seqr_urls
 from tests.conftest import make_invoice
 
 SIDE = 33 + 2 * 2  # QR version 4 is 33 modules wide; a quiet zone of 2 on each side
@@ -77,10 +78,10 @@ def test_svg_decodes_to_the_same_url_one_unit_per_module(emulator, zeep_service,
 
 
 def test_payload_is_upper_case_and_fits_alphanumeric_mode():
-    text = qr.payload("20260101123456789")
+    text = seqr_urls.invoice_qr("20260101123456789")
     assert text == "HTTP://SEQR.SE/R20260101123456789" and len(text) <= 50
     assert QRData(text).mode == MODE_ALPHA_NUM
-    assert qr.deep_link("20260101123456789") == "seqr://SEQR.SE/R20260101123456789"
+    assert seqr_urls.deep_link("20260101123456789") == "seqr://SEQR.SE/R20260101123456789"
 
 
 def test_control_view_shows_code_and_deep_link(zeep_service, context, control):

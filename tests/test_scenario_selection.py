@@ -64,13 +64,13 @@ def test_without_a_scenario_the_customer_waits_and_soap_never_asks_the_engine(
     shop = zeep_client_shop
     asked: list[Any] = []
     backend = emulator.backend
-    backend.scenario_intercept = lambda call: asked.append(call)  # type: ignore[method-assign]
+    backend.scenarios.serve = lambda *call: asked.append(call)  # type: ignore[method-assign]
     try:
         ref = shop.send()
         assert shop.statuses(ref, 3) == ["ISSUED"] * 3
-        assert backend.scenarios.active is False and asked == []
+        assert backend.engine.active is False and asked == []
     finally:
-        del backend.scenario_intercept
+        del backend.scenarios.serve
 
 
 @pytest.fixture

@@ -8,6 +8,7 @@ from urllib.parse import quote
 
 import pytest
 
+from emulator.domain import seqr_urls
 from emulator.domain import terminals as tills
 from emulator.domain.errors import ResultCode, SeqrError
 from emulator.domain.model import Terminal
@@ -260,7 +261,7 @@ def test_sticker_image_is_served_as_png(zeep_service, emulator):
 
 
 def test_static_qr_is_what_the_sticker_encodes():
-    assert tills.static_qr("abc1") == "HTTP://SEQR.SE/Qabc1"
+    assert seqr_urls.terminal_qr("abc1") == "HTTP://SEQR.SE/Qabc1"
 
 
 def test_scanned_codes_lead_to_invoices_and_tills(zeep_service, control):

@@ -1,131 +1,129 @@
-"""Scenarios in the backend: the engine decides, these methods apply the decisions.
+"""The scenario driver: the engine decides, this part applies its decisions.
 
-Customer moves go through the same verbs the control API calls (scan, pay, cancel, fail), so
-a scripted customer obeys every rule a clicking one does; a move the invoice's state forbids
-is skipped and noted in the invoice's history. Timed steps wait on the deadline heap, so they
-follow the emulator clock (scale, advance) exactly as the acknowledgment window does.
+Every SOAP call passes through one hook, `serve(call, carry_out)`: with no scenario in force
+and no `[scenario:NAME]` marker on the call it carries the call out and that is all (one
+attribute read). Otherwise, under the backend's lock, the engine sees the call first and may
+answer it instead (`answer`, `fault`) or mark its answer to be disturbed on the way back
+(`reset`, `empty`, `truncate`, `slow`); a call it left alone is carried out and, when SEQR
+answered it with success, shown to the engine again, which counts polls and fires the steps
+waiting for it. The hook returns the answer and, at most, the step whose action the caller
+acts out.
 
-The SOAP layer calls `scenario_intercept` before carrying a call out and `scenario_observe`
-after a successful answer; the notifier takes the plan armed for an invoice with
-`notification_plan`. No I/O here: the catalogue is loaded by the app and handed in.
+Customer moves go through the same verbs the control API calls (scan, pay, cancel, fail),
+so a scripted customer obeys every rule a clicking one does; a move the invoice's state
+forbids is skipped and noted in the invoice's history. Timed steps wait on the deadline
+heap, so they follow the emulator clock exactly as the acknowledgment window does. No I/O:
+the catalogue is loaded by the app and handed in. Standard library only.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
+from typing import Protocol, TypeVar
 
-from emulator.backend.core import Core
+from emulator.backend.deadlines import Deadlines, Kind
+from emulator.backend.store import Store
+from emulator.clock import Clock
+from emulator.domain import invoice as rules
 from emulator.domain.errors import IllegalMove
-from emulator.domain.model import CustomerToken, HistoryEntry, Invoice, InvoiceData, Terminal
-from emulator.scenario.engine import Call, Decision, find_marker
+from emulator.domain.model import CustomerToken, Invoice
+from emulator.scenario.engine import POLL, Call, Decision, Engine
 from emulator.scenario.model import Action, NotificationPlan, Scenario, Step
 
-SCENARIO_DEADLINE = "scenario"
+T = TypeVar("T")
 
 
-class ScenarioVerbs(Core):
-    """Selection (the control API's twins), the SOAP hooks, and applying decisions."""
+class CustomerApp(Protocol):
+    """The customer's verbs a scenario step drives (the backend's own)."""
+
+    def scan(self, reference: str, tokens: Iterable[CustomerToken] = ()) -> Invoice: ...
+
+    def pay(self, reference: str, *, reserve: bool | None = None) -> Invoice: ...
+
+    def customer_cancel(self, reference: str) -> Invoice: ...
+
+    def fail(self, reference: str) -> Invoice: ...
+
+
+class ScenarioDriver:
+    def __init__(self, engine: Engine, store: Store, deadlines: Deadlines, clock: Clock) -> None:
+        self.engine = engine
+        self.store = store
+        self.deadlines = deadlines
+        self.clock = clock
+        self.customer: CustomerApp | None = None  # the backend, once it is built
 
     # --- selection -------------------------------------------------------------------------------
 
-    def configure_scenarios(
-        self, catalogue: Mapping[str, Scenario], default: Scenario | None = None
-    ) -> None:
+    def configure(self, catalogue: Mapping[str, Scenario], default: Scenario | None) -> None:
         """At start: the catalogue, and the default every reset comes back to."""
-        with self.lock:
-            engine = self.scenarios
-            engine.catalogue = dict(catalogue)
-            if default is not None:  # a file given at start answers to its name, markers too
-                engine.catalogue[default.name] = default
-            engine.start_default = default
-            engine.use(default)
+        engine = self.engine
+        engine.catalogue = dict(catalogue)
+        if default is not None:  # a file given at start answers to its name, markers too
+            engine.catalogue[default.name] = default
+        engine.start_default = default
+        engine.use(default)
 
-    def list_scenarios(self) -> list[Scenario]:
-        with self.lock:
-            return sorted(self.scenarios.catalogue.values(), key=lambda s: s.name)
+    def for_issue(self, terminal_id: str, marker: str | None) -> Scenario | None:
+        """The scenario that will drive a new invoice of the terminal, if any."""
+        if marker is None and not self.engine.active:
+            return None
+        return self.engine.scenario_for(terminal_id, marker)
 
-    def scenario_named(self, name: str) -> Scenario:
-        """A catalogue entry; `UnknownScenario` names the ones there are."""
-        with self.lock:
-            return self.scenarios.named(name)
+    # --- the hook --------------------------------------------------------------------------------
 
-    def set_scenario(self, scenario: Scenario | None) -> None:
-        """The default for every terminal without one of its own; None: the customer waits."""
-        with self.lock:
-            self.scenarios.use(scenario)
+    def serve(
+        self, call: Call, carry_out: Callable[[], tuple[int, T]]
+    ) -> tuple[T | None, Step | None]:
+        """Carry the call out as the scenario says: (answer, step whose action to act out).
 
-    def default_scenario(self) -> Scenario | None:
-        with self.lock:
-            return self.scenarios.default
+        The answer is None when the step answered the call itself (`answer`, `fault`); the
+        caller holds the backend's lock whenever a scenario is involved.
+        """
+        reference = self._reference(call)
+        decision = self.engine.intercept(call, reference, self.clock.elapsed())
+        self._perform(reference, decision)
+        step = decision.override
+        if step is not None and step.do in (Action.ANSWER, Action.FAULT):
+            return None, step
+        code, answer = carry_out()
+        if step is None and code == 0:
+            reference = reference or self._reference(call)
+            observed = self.engine.observe(call, reference, self.clock.elapsed())
+            self._perform(reference, observed)
+        return answer, step
 
-    def set_terminal_scenario(self, terminal_id: str, scenario: Scenario | None) -> None:
-        """For invoices this terminal issues from now on; the terminal need not exist yet."""
-        with self.lock:
-            self.scenarios.use(scenario, terminal_id)
+    def begin(self, made: Invoice, scenario: Scenario | None) -> None:
+        """A new invoice: it takes over the terminal's pending run; `now` steps fire."""
+        if scenario is None:
+            return
+        decision = self.engine.issued(
+            made.reference, made.terminal_id, scenario, self.clock.elapsed()
+        )
+        self._perform(made.reference, decision)
 
-    def terminal_scenario(self, terminal_id: str) -> Scenario | None:
-        with self.lock:
-            return self.scenarios.by_terminal.get(terminal_id)
-
-    def terminal_scenarios(self) -> dict[str, Scenario]:
-        with self.lock:
-            return dict(self.scenarios.by_terminal)
-
-    def scenario_progress(self, reference: str) -> dict[str, object] | None:
-        with self.lock:
-            return self.scenarios.progress(reference)
-
-    # --- hooks -----------------------------------------------------------------------------------
-
-    def scenario_intercept(self, call: Call) -> Step | None:
-        """Before a SOAP call: apply what fires now; the step returned changes the answer."""
-        with self.lock:
-            self.run_due()
-            reference = self._scenario_reference(call)
-            decision = self.scenarios.intercept(call, reference, self.clock.elapsed())
-            self._perform(reference, decision)
-            return decision.override
-
-    def scenario_observe(self, call: Call) -> None:
-        """After SEQR answered a SOAP call with success (and the answer is written)."""
-        with self.lock:
-            reference = self._scenario_reference(call)
-            self._perform(reference, self.scenarios.observe(call, reference, self.clock.elapsed()))
+    def tick(self, reference: str) -> None:
+        """A timed step's deadline came."""
+        self._perform(reference, self.engine.tick(reference, self.clock.elapsed()))
 
     def notification_plan(self, reference: str) -> NotificationPlan | None:
         """The plan armed for the invoice's notification being sent now (used once)."""
-        with self.lock:
-            return self.scenarios.take_plan(reference)
+        if not self.engine.active:
+            return None
+        return self.engine.take_plan(reference)
 
     # --- applying decisions ----------------------------------------------------------------------
 
-    def _scenario_for_issue(self, terminal: Terminal, data: InvoiceData) -> Scenario | None:
-        marker = find_marker(data.title, data.client_invoice_id)
-        if marker is None and not self.scenarios.active:
-            return None
-        return self.scenarios.scenario_for(terminal.id, marker)
-
-    def _begin_scenario(self, made: Invoice, scenario: Scenario | None) -> None:
-        if scenario is None:
-            return
-        with self.lock:
-            now = self.clock.elapsed()
-            decision = self.scenarios.issued(made.reference, made.terminal_id, scenario, now)
-            self._perform(made.reference, decision)
-
-    def _scenario_tick(self, found: Invoice) -> None:
-        decision = self.scenarios.tick(found.reference, self.clock.elapsed())
-        self._perform(found.reference, decision)
-
-    def _scenario_reference(self, call: Call) -> str | None:
+    def _reference(self, call: Call) -> str | None:
         """The invoice a call is about, if it is the calling terminal's own."""
+        store = self.store
         reference = call.reference
         if not reference and call.ers_reference:
-            reference = self.payments.get(call.ers_reference.strip())
-        if not reference and call.operation == "getPaymentStatus":
-            terminal = self.terminals.get(call.principal or "")
+            reference = store.payments.get(call.ers_reference.strip())
+        if not reference and call.operation == POLL:
+            terminal = store.terminals.get(call.principal or "")
             reference = terminal.open_invoice if terminal and terminal.cash_register else None
-        found = self.invoices.get(reference.strip()) if reference else None
+        found = store.invoice(reference.strip()) if reference else None
         if found is None or found.terminal_id != call.principal:
             return None
         return found.reference
@@ -133,39 +131,41 @@ class ScenarioVerbs(Core):
     def _perform(self, reference: str | None, decision: Decision) -> None:
         if not decision.moves and decision.wake is None:
             return
-        found = self.invoices.get(reference) if reference else None
+        found = self.store.invoice(reference) if reference else None
         if found is None:
             return
         for move in decision.moves:
             if move.plan is not None:
-                self.scenarios.arm(found.reference, move.plan)
+                self.engine.arm(found.reference, move.plan)
             if move.step.do is not None:
                 self._act(found, move.step, decision.scenario)
         if decision.wake is not None:
-            self._schedule_at(decision.wake, SCENARIO_DEADLINE, found.reference)
+            self.deadlines.at(decision.wake, Kind.SCENARIO, found.reference)
 
     def _act(self, found: Invoice, step: Step, scenario: str) -> None:
+        customer = self.customer
+        assert customer is not None, "the driver acts through the backend's customer verbs"
         reference = found.reference
         action = step.do
         try:
             if action is Action.SCAN:
-                self.scan(reference)
+                customer.scan(reference)
             elif action is Action.PRESENT_TOKEN:
-                tokens = [CustomerToken(t.id, t.value, t.description) for t in step.tokens]
-                self.scan(reference, tokens)
+                customer.scan(
+                    reference, [CustomerToken(t.id, t.value, t.description) for t in step.tokens]
+                )
             elif action is Action.PAY:
-                self.pay(reference)
+                customer.pay(reference)
             elif action is Action.RESERVE:
-                if not found.data.effective_payment_mode.reserves:
-                    raise IllegalMove("its paymentMode is IMMEDIATE_DEBIT: nothing to reserve")
-                self.pay(reference, reserve=True)
+                rules.check_reservable(found)
+                customer.pay(reference, reserve=True)
                 if step.timeout is not None:
-                    self._schedule(step.timeout, "reservation", reference)
+                    self.deadlines.after(step.timeout, Kind.RESERVATION, reference)
             elif action is Action.CANCEL:
-                self.customer_cancel(reference)
+                customer.customer_cancel(reference)
             elif action is Action.FAIL:
-                self.fail(reference)
+                customer.fail(reference)
         except IllegalMove as exc:
             event = f"scenario {scenario}: step {step.number} ({step.describe()}) skipped: {exc}"
-            entry = HistoryEntry(self.clock.now(), event, found.status, found.version)
-            found.history.append(entry)
+            rules.note(found, self.clock.now(), event)
+            self.store.changed(found)

@@ -12,6 +12,7 @@ customer tokens and every accepted updateInvoice, starting at 0.
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 from urllib.parse import urlsplit
 
 from emulator.domain.errors import IllegalMove, ResultCode, SeqrError
@@ -26,11 +27,15 @@ from emulator.domain.model import (
     InvoiceStatus,
     Payment,
     PaymentMode,
+    Receipt,
     Refund,
 )
 
 HISTORY_LIMIT = 64
+RECEIPT_LIMIT = 16  # receipts kept per invoice: a till that resends one cannot grow it
 S = InvoiceStatus
+OPEN = frozenset({S.ISSUED, S.PENDING_ISSUER_ACKNOWLEDGE})
+"""The states in which the customer may still act on an invoice."""
 
 
 def _record(invoice: Invoice, now: datetime, event: str, *, visible: bool = True) -> None:
@@ -40,6 +45,11 @@ def _record(invoice: Invoice, now: datetime, event: str, *, visible: bool = True
     history.append(HistoryEntry(now, event, invoice.status, invoice.version))
     if len(history) > HISTORY_LIMIT:
         del history[1 : len(history) - HISTORY_LIMIT + 1]  # keep the creation entry
+
+
+def note(invoice: Invoice, now: datetime, event: str) -> None:
+    """A line in the invoice's history that changes nothing visible (no version bump)."""
+    _record(invoice, now, event, visible=False)
 
 
 def validate(data: InvoiceData) -> None:
@@ -72,15 +82,9 @@ def is_http_url(url: str) -> bool:
     return parts.scheme.lower() in ("http", "https") and bool(parts.hostname)
 
 
-def issue(
-    reference: str,
-    terminal_id: str,
-    data: InvoiceData,
-    tokens: list[CustomerToken],
-    now: datetime,
-) -> Invoice:
+def issue(reference: str, terminal_id: str, data: InvoiceData, now: datetime) -> Invoice:
     validate(data)
-    invoice = Invoice(reference, terminal_id, data, now, merchant_tokens=tokens)
+    invoice = Invoice(reference, terminal_id, data, now)
     _record(invoice, now, "issued", visible=False)
     return invoice
 
@@ -175,7 +179,7 @@ def merchant_cancel(
     _close(invoice, S.CANCELED, now, reason)
 
 
-def update(invoice: Invoice, data: InvoiceData, tokens: list[CustomerToken], now: datetime) -> None:
+def update(invoice: Invoice, data: InvoiceData, now: datetime) -> None:
     status = invoice.status
     if status in (S.PAID, S.CANCELED, S.FAILED):
         raise SeqrError(ResultCode.REJECTED_BUSINESS_LOGIC, f"invoice is {status.value}")
@@ -183,7 +187,6 @@ def update(invoice: Invoice, data: InvoiceData, tokens: list[CustomerToken], now
         raise SeqrError(ResultCode.PAYMENT_IN_PROGRESS)
     validate(data)
     invoice.data = data
-    invoice.merchant_tokens = tokens
     if status is S.PENDING_ISSUER_ACKNOWLEDGE:
         invoice.status = S.ISSUED
         invoice.merchant_acknowledged = True
@@ -207,10 +210,60 @@ def commit(invoice: Invoice, amount: Amount | None, now: datetime, ers_reference
     _settle(invoice, now, ers_reference, reserved, "reservation committed by the merchant")
 
 
-def acknowledge(invoice: Invoice) -> None:
-    """getPaymentStatus or submitPaymentReceipt: the merchant has seen the payment."""
-    if invoice.payment is not None and invoice.status is S.PAID:
-        invoice.payment.acknowledged = True
+def is_open(invoice: Invoice) -> bool:
+    """The customer may still act: a till's sticker leads to it, a newer invoice cancels it."""
+    return invoice.status in OPEN
+
+
+def supersede(invoice: Invoice, now: datetime) -> bool:
+    """A cash register issued a newer invoice: the open one it replaces is canceled."""
+    if not is_open(invoice):
+        return False
+    invoice.in_progress = False
+    merchant_cancel(invoice, now, "canceled by a newer invoice on the cash register")
+    return True
+
+
+def attach_receipt(
+    invoice: Invoice,
+    target: str,
+    mime_type: str | None,
+    receipt_type: str | None,
+    size: int,
+    now: datetime,
+    ers_reference: str,
+) -> Receipt:
+    """submitPaymentReceipt: only a PAID invoice takes one, and it acknowledges the payment."""
+    if invoice.status is not S.PAID:
+        raise SeqrError(ResultCode.INVALID_ERS_REFERENCE, f"invoice is {invoice.status.value}")
+    acknowledge(invoice)
+    receipt = Receipt(ers_reference, target, mime_type, receipt_type, size, now)
+    invoice.receipts.append(receipt)
+    del invoice.receipts[:-RECEIPT_LIMIT]
+    return receipt
+
+
+def check_reservable(invoice: Invoice) -> None:
+    """A scenario's `reserve`: only a reservation paymentMode has anything to reserve."""
+    if not invoice.data.effective_payment_mode.reserves:
+        raise IllegalMove("its paymentMode is IMMEDIATE_DEBIT: nothing to reserve")
+
+
+def unrefunded(invoice: Invoice) -> Decimal:
+    """What a reversal gives back: the payment less what was refunded already."""
+    payment = invoice.payment
+    return Decimal(0) if payment is None else payment.amount.value - invoice.refunded_total
+
+
+def acknowledge(invoice: Invoice) -> bool:
+    """getPaymentStatus or submitPaymentReceipt: the merchant has seen the payment.
+
+    True when this call is the acknowledgment (the payment was not acknowledged before)."""
+    payment = invoice.payment
+    if payment is None or payment.acknowledged or invoice.status is not S.PAID:
+        return False
+    payment.acknowledged = True
+    return True
 
 
 def reverse_unacknowledged(invoice: Invoice, now: datetime) -> bool:
@@ -227,6 +280,13 @@ def expire_reservation(invoice: Invoice, now: datetime) -> bool:
         return False
     _close(invoice, S.CANCELED, now, "reservation expired (commitReservationTimeout)")
     return True
+
+
+def check_payment_reference(invoice: Invoice, ers_reference: str | None) -> None:
+    """refundPayment names the payment's ersReference: a refund's or a receipt's is 23."""
+    payment = invoice.payment
+    if payment is None or payment.ers_reference != (ers_reference or "").strip():
+        raise SeqrError(ResultCode.INVALID_ERS_REFERENCE, "not a payment reference")
 
 
 def refund(

@@ -166,7 +166,6 @@ class Invoice:
     terminal_id: str
     data: InvoiceData
     created_at: datetime
-    merchant_tokens: list[CustomerToken] = field(default_factory=list)
     status: InvoiceStatus = InvoiceStatus.ISSUED
     version: int = 0
     customer: Customer | None = None

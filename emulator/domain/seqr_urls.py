@@ -6,7 +6,9 @@ the QR alphanumeric mode), as deep links a web page or a plugin hands it (`seqr:
 action link a service page uses to leave the app's web view (`SEQR-ACTION://WIZARD/CANCEL`).
 Scheme and host are read without regard to case; identifiers keep theirs. What a value
 leads to (which invoice, which service) is the backend's business, not this module's.
-Standard library only.
+
+The codes are also built here (`invoice_qr`, `terminal_qr`, `service_qr`, `deep_link`), so
+the format SEQR printed and the format the app reads live side by side. Standard library only.
 """
 
 from __future__ import annotations
@@ -18,6 +20,28 @@ HOST = "seqr.se"
 SERVICE_ROUTE = "000"  # the "service routing key" of the External Service guide
 _LINK_SCHEMES = frozenset({"http", "https", "seqr", "seqr-demo", "seqr-debug"})
 _ACTION_SCHEME = "seqr-action"
+PRINTED = "HTTP://SEQR.SE/"  # upper case: a printed code fits the QR alphanumeric mode
+DEEP_LINK = "seqr://SEQR.SE/"
+
+
+def invoice_qr(reference: str) -> str:
+    """An invoice's `invoiceQRCode`, as sendInvoice answers it and the app scans it."""
+    return f"{PRINTED}R{reference}"
+
+
+def deep_link(reference: str) -> str:
+    """What a page on the customer's phone links to, to open the invoice in the app."""
+    return f"{DEEP_LINK}R{reference}"
+
+
+def terminal_qr(seqr_id: str) -> str:
+    """What a till's printed sticker encodes (assignSeqrId binds it to the till)."""
+    return f"{PRINTED}Q{seqr_id}"
+
+
+def service_qr(service_id: str) -> str:
+    """The printed code of an external service, before the merchant adds parameters."""
+    return f"{PRINTED}{SERVICE_ROUTE}/{service_id}"
 
 
 class NotSeqrUrl(ValueError):

@@ -11,8 +11,6 @@ from __future__ import annotations
 from emulator.domain.errors import ResultCode, SeqrError
 from emulator.domain.model import Terminal
 
-QR_HOST = "SEQR.SE"
-STATIC_QR_PREFIX = f"HTTP://{QR_HOST}/Q"
 MIN_PASSWORD = 4  # shorter terminal passwords are refused with 21 on every terminal call
 
 
@@ -70,8 +68,3 @@ def release_seqr_id(terminal: Terminal, owners: dict[str, str]) -> None:
     if terminal.seqr_id is not None and owners.get(terminal.seqr_id) == terminal.id:
         del owners[terminal.seqr_id]
     terminal.seqr_id = None
-
-
-def static_qr(seqr_id: str) -> str:
-    """What the printed sticker of a till encodes."""
-    return STATIC_QR_PREFIX + seqr_id

@@ -139,9 +139,23 @@ class Token:
 
 @dataclass(frozen=True, slots=True)
 class NotificationPlan:
+    """How the next notification of an invoice is carried out: the one vocabulary of plans,
+    read from scenario files and carried out by the notifier. `delay` is emulator seconds
+    (for `delay`); `copies` how many are sent (for `duplicate`)."""
+
     delivery: Delivery = Delivery.DELIVER
     delay: float = 0.0
     copies: int = 1
+
+    def __post_init__(self) -> None:
+        if not self.delay >= 0:  # also refuses NaN
+            raise ValueError("a notification delay cannot be negative")
+        if self.copies < 1:
+            raise ValueError("a notification is sent at least once")
+
+
+DELIVER = NotificationPlan()
+"""The plan of a notification no scenario step planned: sent once, now."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,7 +1,9 @@
 """Where SEQR's camelCase wire names meet the domain: one small handler per operation.
 
 Each handler converts the request dict in, calls one backend verb and converts the answer
-out. `SeqrError` becomes `resultCode`/`resultDescription` here and nowhere else.
+out. `SeqrError` becomes `resultCode`/`resultDescription` here and nowhere else. `describe`
+reads what the scenario hook needs of a call (operation, terminal, invoice, the
+`[scenario:NAME]` marker) once, from the request as read.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from emulator.backend import SeqrBackend
+from emulator.domain import seqr_urls
 from emulator.domain.errors import ResultCode, SeqrError, describe
 from emulator.domain.model import (
     AcknowledgmentMode,
@@ -35,7 +38,7 @@ class CallInfo:
     default_ack: AcknowledgmentMode | None = None
 
 
-Handler = Callable[[SeqrBackend, Dict, CallInfo], Dict]
+Handler = Callable[[SeqrBackend, Dict, CallInfo, Call], Dict]
 
 SUCCESS: Dict = {"resultCode": 0, "resultDescription": "SUCCESS"}
 
@@ -60,12 +63,13 @@ def _clean(value: str | None) -> str | None:
     return value.strip() if isinstance(value, str) else value
 
 
-def scenario_call(operation: str, request: Dict) -> Call:
-    """What the scenario engine needs of a call; the `[scenario:NAME]` marker on sendInvoice."""
+def describe_call(operation: str, request: Dict) -> Call:
+    """What the scenario hook sees of a call; the marker is looked for in any `invoice` the
+    request carries (sendInvoice's title or clientInvoiceId)."""
     principal = (request.get("context") or {}).get("initiatorPrincipalId") or {}
+    invoice = request.get("invoice")
     marker = None
-    if operation == "sendInvoice":
-        invoice = request.get("invoice") or {}
+    if invoice:
         marker = find_marker(invoice.get("title"), invoice.get("clientInvoiceId"))
     return Call(
         operation,
@@ -134,13 +138,6 @@ def _row_in(row: Dict) -> InvoiceRow:
         unit=row.get("itemUnit"),
         unit_price=amount_in(row.get("itemUnitPrice")),
     )
-
-
-def tokens_in(values: list[Dict] | None) -> list[CustomerToken]:
-    return [
-        CustomerToken(v.get("id"), v.get("value"), v.get("description"), v.get("status") or 0)
-        for v in values or ()
-    ]
 
 
 # --- out -------------------------------------------------------------------------------------
@@ -236,47 +233,44 @@ def failure(error: SeqrError, operation: str) -> Dict:
 # --- handlers --------------------------------------------------------------------------------
 
 
-def send_invoice(backend: SeqrBackend, req: Dict, info: CallInfo) -> Dict:
+def send_invoice(backend: SeqrBackend, req: Dict, info: CallInfo, call: Call) -> Dict:
     made = backend.send_invoice(
         credentials(req),
         invoice_in(req.get("invoice")),
-        tokens_in(req.get("tokens")),
         default_ack=info.default_ack,
+        marker=call.marker,
     )
     return {
         **SUCCESS,
-        "invoiceQRCode": f"HTTP://SEQR.SE/R{made.reference}",
+        "invoiceQRCode": seqr_urls.invoice_qr(made.reference),
         "invoiceReference": made.reference,
     }
 
 
-def update_invoice(backend: SeqrBackend, req: Dict, info: CallInfo) -> Dict:
+def update_invoice(backend: SeqrBackend, req: Dict, info: CallInfo, call: Call) -> Dict:
     data = invoice_in(req.get("invoice"))
-    backend.update_invoice(
-        credentials(req), req.get("invoiceReference"), data, tokens_in(req.get("tokens"))
-    )
+    backend.update_invoice(credentials(req), req.get("invoiceReference"), data)
     return SUCCESS
 
 
-def get_payment_status(backend: SeqrBackend, req: Dict, info: CallInfo) -> Dict:
+def get_payment_status(backend: SeqrBackend, req: Dict, info: CallInfo, call: Call) -> Dict:
     found = backend.get_payment_status(credentials(req), req.get("invoiceReference"))
-    terminal = backend.terminals.get(found.terminal_id)
-    return payment_status_out(found, terminal.name if terminal else None)
+    return payment_status_out(found, backend.receiver_name(found))
 
 
-def cancel_invoice(backend: SeqrBackend, req: Dict, info: CallInfo) -> Dict:
+def cancel_invoice(backend: SeqrBackend, req: Dict, info: CallInfo, call: Call) -> Dict:
     backend.cancel_invoice(credentials(req), req.get("invoiceReference"))
     return SUCCESS
 
 
-def commit_reservation(backend: SeqrBackend, req: Dict, info: CallInfo) -> Dict:
+def commit_reservation(backend: SeqrBackend, req: Dict, info: CallInfo, call: Call) -> Dict:
     backend.commit_reservation(
         credentials(req), req.get("invoiceReference"), amount_in(req.get("amount"))
     )
     return SUCCESS
 
 
-def submit_payment_receipt(backend: SeqrBackend, req: Dict, info: CallInfo) -> Dict:
+def submit_payment_receipt(backend: SeqrBackend, req: Dict, info: CallInfo, call: Call) -> Dict:
     document = req.get("receiptDocument") or {}
     made = backend.submit_payment_receipt(
         credentials(req),
@@ -288,7 +282,7 @@ def submit_payment_receipt(backend: SeqrBackend, req: Dict, info: CallInfo) -> D
     return {"ersReference": made.ers_reference, **SUCCESS}
 
 
-def refund_payment(backend: SeqrBackend, req: Dict, info: CallInfo) -> Dict:
+def refund_payment(backend: SeqrBackend, req: Dict, info: CallInfo, call: Call) -> Dict:
     data = req.get("invoice") or {}
     made = backend.refund_payment(
         credentials(req),
@@ -299,7 +293,7 @@ def refund_payment(backend: SeqrBackend, req: Dict, info: CallInfo) -> Dict:
     return {"ersReference": made.ers_reference, **SUCCESS}
 
 
-def benchmarking_nop(backend: SeqrBackend, req: Dict, info: CallInfo) -> Dict:
+def benchmarking_nop(backend: SeqrBackend, req: Dict, info: CallInfo, call: Call) -> Dict:
     return SUCCESS
 
 
@@ -322,30 +316,30 @@ def report_parameters(req: Dict) -> dict[str, str]:
     return found
 
 
-def register_terminal(backend: SeqrBackend, req: Dict, info: CallInfo) -> Dict:
+def register_terminal(backend: SeqrBackend, req: Dict, info: CallInfo, call: Call) -> Dict:
     made = backend.register_terminal(
         credentials(req), req.get("externalTerminalId"), req.get("password"), req.get("name")
     )
     return {**SUCCESS, "terminalId": made.id}
 
 
-def unregister_terminal(backend: SeqrBackend, req: Dict, info: CallInfo) -> Dict:
+def unregister_terminal(backend: SeqrBackend, req: Dict, info: CallInfo, call: Call) -> Dict:
     backend.unregister_terminal(credentials(req))
     return SUCCESS
 
 
-def assign_seqr_id(backend: SeqrBackend, req: Dict, info: CallInfo) -> Dict:
+def assign_seqr_id(backend: SeqrBackend, req: Dict, info: CallInfo, call: Call) -> Dict:
     backend.assign_seqr_id(credentials(req), req.get("seqrId"))
     return SUCCESS
 
 
-def mark_transaction_period(backend: SeqrBackend, req: Dict, info: CallInfo) -> Dict:
+def mark_transaction_period(backend: SeqrBackend, req: Dict, info: CallInfo, call: Call) -> Dict:
     terminal = report_parameters(req).get("TERMINALID") or None
     period = backend.mark_transaction_period(credentials(req), terminal)
     return {**SUCCESS, "transactionPeriodId": period.id}
 
 
-def execute_report(backend: SeqrBackend, req: Dict, info: CallInfo) -> Dict:
+def execute_report(backend: SeqrBackend, req: Dict, info: CallInfo, call: Call) -> Dict:
     params = report_parameters(req)
     report = backend.execute_report(
         credentials(req),
@@ -362,13 +356,13 @@ def execute_report(backend: SeqrBackend, req: Dict, info: CallInfo) -> Dict:
     return {**SUCCESS, "report": out}
 
 
-def get_client_session_info(backend: SeqrBackend, req: Dict, info: CallInfo) -> Dict:
+def get_client_session_info(backend: SeqrBackend, req: Dict, info: CallInfo, call: Call) -> Dict:
     """msisdn, subscriberKey, authKey and the scanned QR's own parameters, as JAXB's map."""
     pairs = backend.client_session_info(credentials(req), req.get("key"))
     return {**SUCCESS, "parameters": {"entry": [{"key": k, "value": v} for k, v in pairs]}}
 
 
-def unsupported(backend: SeqrBackend, req: Dict, info: CallInfo) -> Dict:
+def unsupported(backend: SeqrBackend, req: Dict, info: CallInfo, call: Call) -> Dict:
     raise SeqrError(ResultCode.UNSUPPORTED_OPERATION)
 
 
@@ -391,9 +385,9 @@ HANDLERS: dict[str, Handler] = {
 """Operations served; every other operation of the port type answers 91."""
 
 
-def handle(backend: SeqrBackend, operation: str, request: Dict, info: CallInfo) -> Dict:
-    handler = HANDLERS.get(operation, unsupported)
+def handle(backend: SeqrBackend, request: Dict, info: CallInfo, call: Call) -> Dict:
+    handler = HANDLERS.get(call.operation, unsupported)
     try:
-        return handler(backend, request, info)
+        return handler(backend, request, info, call)
     except SeqrError as error:
-        return failure(error, operation)
+        return failure(error, call.operation)

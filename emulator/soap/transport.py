@@ -5,29 +5,27 @@ whatever the SOAPAction says. Anything that is not a SEQR request we can read (n
 SOAP 1.1, a DTD, an unknown operation, a value of the wrong type) gets a CXF-style SOAP Fault
 and HTTP 500; business outcomes are normal answers with a result code and HTTP 200.
 
-While a scenario is in force (or a sendInvoice carries a `[scenario:NAME]` marker) each call
-goes past the scenario engine first: a step may answer it with a chosen resultCode or a SOAP
-Fault instead of carrying it out, or carry it out and then disturb the answer (`SoapReply.fault`
-and `delay`, which the HTTP layer acts out). With no scenario the only cost is one attribute
-read.
+Every call is described once (`mapping.describe_call`) and handed to the backend's one
+scenario hook with a function that carries it out. The hook answers with the envelope, or
+with the scenario step that answers instead (a chosen resultCode, a SOAP Fault) or disturbs
+the answer on its way back (`Disturbance`: reset, empty, truncate, slow), which the HTTP
+layer acts out. With no scenario in force the hook only carries the call out.
 """
 
 from __future__ import annotations
 
 import logging
 from collections import OrderedDict
-from collections.abc import Callable
-from dataclasses import dataclass, replace
-from functools import partial
+from dataclasses import dataclass
 from typing import Any
 
 from lxml import etree
 
 from emulator.backend import SeqrBackend
 from emulator.scenario.engine import Call
-from emulator.scenario.model import Action, ScenarioError
+from emulator.scenario.model import Action, ScenarioError, Step
 from emulator.soap import codec
-from emulator.soap.mapping import CallInfo, answered_by_scenario, handle, scenario_call
+from emulator.soap.mapping import CallInfo, answered_by_scenario, describe_call, handle
 from emulator.soap.types import NAMESPACE
 
 log = logging.getLogger(__name__)
@@ -41,6 +39,7 @@ _OPERATIONS = {f"{{{NAMESPACE}}}{name}": op for name, op in codec.OPERATIONS.ite
 _MEMOIZED = frozenset({"getPaymentStatus"})  # see SoapEndpoint._read
 MEMO_SIZE = 2048  # polls remembered: one per invoice a merchant fleet has open at once
 MEMO_LONGEST = 4096  # bytes; a larger body is read every time
+WEBSHOP = CallInfo()  # a call on a path with no rule of its own
 
 
 def _parser() -> etree.XMLParser:
@@ -57,15 +56,25 @@ def _parser() -> etree.XMLParser:
 
 
 @dataclass(frozen=True, slots=True)
+class Disturbance:
+    """A scenario's misbehaviour on the way back, for the HTTP layer to act out: the
+    connection `reset` or closed `empty`, the XML cut (`truncate`), or the answer sent
+    `seconds` of emulator time late (`slow`)."""
+
+    kind: str
+    seconds: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
 class SoapReply:
     status: int
     body: bytes
     operation: str | None = None
-    # A scenario's transport fault for the HTTP layer to act out: "reset", "empty", "truncate".
-    fault: str | None = None
-    # A slow answer: wait `delay` emulator seconds, then `later()` carries the call out.
-    delay: float = 0.0
-    later: Callable[[], SoapReply] | None = None
+    disturbance: Disturbance | None = None
+
+
+Reading = tuple[str, codec.Operation, dict[str, Any], Call]
+"""What a request says: its operation's name and shape, its payload, and the call it is."""
 
 
 class SoapFault(Exception):
@@ -92,16 +101,23 @@ class SoapEndpoint:
         self._parser = _parser()
         # OrderedDict: dropping the oldest entry of a plain dict that churns scans the
         # deleted slots at its front (3.5 us an insert, measured, against 0.7 us)
-        self._polls: OrderedDict[bytes, tuple[str, codec.Operation, dict]] = OrderedDict()
+        self._polls: OrderedDict[bytes, Reading] = OrderedDict()
         self._seen_once: OrderedDict[bytes, bool] = OrderedDict()
 
-    def handle(self, body: bytes, info: CallInfo | None = None) -> SoapReply:
+    def handle(self, body: bytes, info: CallInfo = WEBSHOP) -> SoapReply:
         try:
-            name, operation, request = self._read(body)
-            if self.backend.scenarios.active or name == "sendInvoice":
-                return self._scripted(name, operation, request, info or CallInfo())
-            result = handle(self.backend, name, request, info or CallInfo())
-            return SoapReply(200, codec.envelope(operation, result), name)
+            name, operation, request, call = self._read(body)
+            backend = self.backend
+
+            def carry_out() -> tuple[int, bytes]:
+                result = handle(backend, request, info, call)
+                return result["resultCode"], codec.envelope(operation, result)
+
+            answer, step = backend.serve_call(call, carry_out)
+            if step is None:
+                assert answer is not None
+                return SoapReply(200, answer, name)
+            return _scripted(name, operation, answer, step)
         except SoapFault as fault:
             return SoapReply(500, fault_body(fault.code, fault.message))
         except ScenarioError as exc:  # e.g. a marker naming no scenario: the test must know
@@ -110,53 +126,7 @@ class SoapEndpoint:
             log.exception("unexpected error while serving a SOAP request")
             return SoapReply(500, fault_body("Server", "Internal error in the emulator"))
 
-    def _scripted(
-        self, name: str, operation: codec.Operation, request: dict, info: CallInfo
-    ) -> SoapReply:
-        call = scenario_call(name, request)
-        if call.marker is None and not self.backend.scenarios.active:
-            return self._carry_out(name, operation, request, info, None)
-        step = self.backend.scenario_intercept(call)
-        if step is None:
-            return self._carry_out(name, operation, request, info, call)
-        action = step.do
-        if action is Action.ANSWER:
-            answer = answered_by_scenario(name, step.result_code or 0)
-            return SoapReply(200, codec.envelope(operation, answer), name)
-        if action is Action.FAULT:
-            return SoapReply(500, fault_body(step.fault_code, step.fault_string), name)
-        if action is Action.SLOW:
-            later = partial(self._later, name, operation, request, info)
-            return SoapReply(0, b"", name, delay=step.duration, later=later)
-        # reset, empty, truncate: SEQR carries the call out; its answer is lost on the way back.
-        reply = self._carry_out(name, operation, request, info, None)
-        return replace(reply, fault=action.value if action else None)
-
-    def _carry_out(
-        self,
-        name: str,
-        operation: codec.Operation,
-        request: dict,
-        info: CallInfo,
-        observed: Call | None,
-    ) -> SoapReply:
-        """The call as SEQR answers it; a successful `observed` call is then shown the engine."""
-        result = handle(self.backend, name, request, info)
-        reply = SoapReply(200, codec.envelope(operation, result), name)
-        if observed is not None and result.get("resultCode") == 0:
-            self.backend.scenario_observe(observed)
-        return reply
-
-    def _later(
-        self, name: str, operation: codec.Operation, request: dict, info: CallInfo
-    ) -> SoapReply:
-        try:
-            return self._carry_out(name, operation, request, info, None)
-        except Exception:
-            log.exception("unexpected error while serving a slow SOAP request")
-            return SoapReply(500, fault_body("Server", "Internal error in the emulator"))
-
-    def _read(self, body: bytes) -> tuple[str, codec.Operation, dict]:
+    def _read(self, body: bytes) -> Reading:
         """The operation and its payload; a poll that repeats is not parsed again.
 
         Merchants poll getPaymentStatus about once a second per open invoice, and each poll
@@ -171,8 +141,9 @@ class SoapEndpoint:
         found = self._polls.get(body)
         if found is not None:
             return found
-        read = self._parse(body)
-        if read[0] in _MEMOIZED and len(body) <= MEMO_LONGEST:
+        name, operation, request = self._parse(body)
+        read = (name, operation, request, describe_call(name, request))
+        if name in _MEMOIZED and len(body) <= MEMO_LONGEST:
             seen = self._seen_once
             if seen.pop(body, False):
                 _bounded_put(self._polls, body, read)
@@ -180,7 +151,7 @@ class SoapEndpoint:
                 _bounded_put(seen, body, True)
         return read
 
-    def _parse(self, body: bytes) -> tuple[str, codec.Operation, dict]:
+    def _parse(self, body: bytes) -> tuple[str, codec.Operation, dict[str, Any]]:
         if not body or body.isspace():
             raise SoapFault("Client", "Empty request body")
         try:
@@ -209,7 +180,20 @@ class SoapEndpoint:
         return operation.name, operation, request
 
 
-def _bounded_put(table: OrderedDict, key: Any, value: Any) -> None:
+def _scripted(name: str, operation: codec.Operation, answer: bytes | None, step: Step) -> SoapReply:
+    """The reply a scenario step chose: its own answer, a Fault, or a disturbed answer."""
+    action = step.do
+    if action is Action.ANSWER:
+        chosen = answered_by_scenario(name, step.result_code or 0)
+        return SoapReply(200, codec.envelope(operation, chosen), name)
+    if action is Action.FAULT:
+        return SoapReply(500, fault_body(step.fault_code, step.fault_string), name)
+    assert answer is not None and action is not None, "a disturbed call was carried out"
+    seconds = step.duration if action is Action.SLOW else 0.0
+    return SoapReply(200, answer, name, Disturbance(action.value, seconds))
+
+
+def _bounded_put(table: OrderedDict[Any, Any], key: Any, value: Any) -> None:
     """Insert, first dropping the oldest entry when the table holds MEMO_SIZE already."""
     if len(table) >= MEMO_SIZE:
         table.popitem(last=False)

@@ -1,0 +1,513 @@
+"""SeqrBackend: one emulator's state behind one lock, and one verb per thing that can happen.
+
+There is a verb per SOAP operation and per move of the emulated customer or the control
+API. Each holds the lock while it runs, applies the deadlines that came due first, and ends
+with the store's `flush()`, so two concurrent payments or refunds are serialised and a write
+that was answered is a write that was made. The work is done by named parts, each passed the
+collaborators it needs and nothing else:
+
+    principals  who may call (terminals, resellers, cash registers, stickers)
+    ledger      invoices, payments, refunds and receipts, by the rules of `domain.invoice`
+    periods     transaction periods and reports
+    services    external services and customer sessions
+    deadlines   timed rules on the emulator clock
+    scenarios   the scenario driver: the one hook every SOAP call passes through
+    outbox      change events for listeners, and the notification journal
+    store       every mutable record; the seam a lasting store plugs in behind
+
+No I/O and no adapter import: SOAP, HTTP and the dashboard are thin layers on these verbs.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterable, Mapping
+from datetime import datetime
+from types import TracebackType
+from typing import TypeVar
+
+from emulator.backend.deadlines import Deadlines, Kind
+from emulator.backend.ledger import Ledger
+from emulator.backend.outbox import Listener, Outbox
+from emulator.backend.periods import Periods
+from emulator.backend.principals import Principals
+from emulator.backend.scenarios import ScenarioDriver
+from emulator.backend.services import Services
+from emulator.backend.store import Store
+from emulator.clock import Clock, IdFactory
+from emulator.domain import invoice as rules
+from emulator.domain import reports, seqr_urls
+from emulator.domain import services as ext
+from emulator.domain.errors import NotFound
+from emulator.domain.model import (
+    AcknowledgmentMode,
+    Amount,
+    Credentials,
+    Customer,
+    CustomerToken,
+    Invoice,
+    InvoiceData,
+    Receipt,
+    Refund,
+    Terminal,
+)
+from emulator.journal import NotificationJournal
+from emulator.scenario.engine import Call, Engine
+from emulator.scenario.model import NotificationPlan, Scenario, Step
+from emulator.settings import Settings
+
+T = TypeVar("T")
+
+
+class _Verb:
+    """`with self._verb:` takes the lock, applies due deadlines, and flushes the store."""
+
+    __slots__ = ("_backend",)
+
+    def __init__(self, backend: SeqrBackend) -> None:
+        self._backend = backend
+
+    def __enter__(self) -> None:
+        backend = self._backend
+        backend.lock.acquire()
+        if backend.deadlines.heap:  # the common case, nothing set at all, costs no call
+            try:
+                backend.run_due()
+            except BaseException:
+                backend.lock.release()
+                raise
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        backend = self._backend
+        try:
+            backend.store.flush()
+        finally:
+            backend.lock.release()
+
+
+class SeqrBackend:
+    """One emulator's state and every verb on it."""
+
+    def __init__(
+        self, settings: Settings, clock: Clock | None = None, store: Store | None = None
+    ) -> None:
+        self.settings = settings
+        self.clock = clock or Clock()
+        self.ids = IdFactory(self.clock, settings.seed)
+        self.lock = threading.RLock()
+        self._verb = _Verb(self)
+        self._due_running = False
+        self._make_store: Callable[[], Store] = Store if store is None else lambda: store
+        self.outbox = Outbox(self.clock, settings.notification_journal_size)
+        self.engine = Engine(seed=settings.seed)  # keeps its catalogue across resets
+        self._build(self._make_store())
+
+    def _build(self, store: Store) -> None:
+        """The parts over a store; a reset builds them afresh."""
+        settings, clock, ids = self.settings, self.clock, self.ids
+        self.store = store
+        self.deadlines = Deadlines(clock)
+        self.principals = Principals(store, settings, ids)
+        self.periods = Periods(store, self.principals, ids, settings.report_delay)
+        self.ledger = Ledger(
+            store, clock, ids, self.deadlines, self.periods, self.outbox, settings.ack_window
+        )
+        self.services = Services(store, clock, ids, settings)
+        self.scenarios = ScenarioDriver(self.engine, store, self.deadlines, clock)
+        self.scenarios.customer = self
+
+    def reset(self) -> None:
+        """Forget every invoice and terminal; keep the clock, the seed, listeners, catalogue."""
+        with self.lock:
+            self.engine.reset()  # runs and control-API selections; the start default returns
+            self.ids.reset()
+            self._build(self._make_store())
+        self.outbox.was_reset()
+
+    # --- listeners and the journal -------------------------------------------------------------
+
+    def subscribe(self, listener: Listener) -> None:
+        self.outbox.subscribe(listener)
+
+    def on_reset(self, hook: Callable[[], None]) -> None:
+        """Call `hook` after every reset, so records kept beside the backend are forgotten too."""
+        self.outbox.on_reset(hook)
+
+    @property
+    def journal(self) -> NotificationJournal:
+        return self.outbox.journal
+
+    # --- time ----------------------------------------------------------------------------------
+
+    def advance_clock(self, seconds: float) -> datetime:
+        with self.lock:
+            now = self.clock.advance(seconds)
+            self.run_due()
+            return now
+
+    def run_due(self) -> int:
+        """Apply every deadline that has passed on the emulator clock; O(log n) each."""
+        with self.lock:
+            if not self.deadlines.heap or self._due_running:  # a verb a deadline applies calls in
+                return 0
+            self._due_running = True
+            try:
+                applied = 0
+                for kind, reference in self.deadlines.due():
+                    found = self.store.invoice(reference)
+                    if found is None:
+                        continue
+                    if kind is Kind.ACKNOWLEDGMENT:
+                        applied += self.ledger.reverse_if_unacknowledged(found)
+                    elif kind is Kind.RESERVATION:
+                        applied += self.ledger.expire_reservation(found)
+                    else:
+                        self.scenarios.tick(reference)  # it may set the next deadline
+                        applied += 1
+                self.store.flush()
+                return applied
+            finally:
+                self._due_running = False
+
+    # --- the one scenario hook -----------------------------------------------------------------
+
+    def serve_call(
+        self, call: Call, carry_out: Callable[[], tuple[int, T]]
+    ) -> tuple[T | None, Step | None]:
+        """Every SOAP call: carried out, unless a scenario answers or disturbs it.
+
+        `carry_out` makes the answer and its resultCode; the result is that answer (None when
+        a step answered instead) and the step whose action the transport acts out, if any.
+        """
+        if call.marker is None and not self.engine.active:
+            return carry_out()[1], None
+        with self._verb:
+            return self.scenarios.serve(call, carry_out)
+
+    def notification_plan(self, reference: str) -> NotificationPlan | None:
+        """The plan a scenario armed for the invoice's notification being sent now."""
+        with self.lock:
+            return self.scenarios.notification_plan(reference)
+
+    # --- the merchant's payment operations -----------------------------------------------------
+
+    def send_invoice(
+        self,
+        creds: Credentials | None,
+        data: InvoiceData,
+        *,
+        default_ack: AcknowledgmentMode | None = None,
+        marker: str | None = None,
+    ) -> Invoice:
+        """sendInvoice; `marker` is the `[scenario:NAME]` the call carried, if any."""
+        with self._verb:
+            terminal = self.principals.terminal(creds)
+            scenario = self.scenarios.for_issue(terminal.id, marker)
+            if data.ack_mode is None and default_ack is not None:
+                data.ack_mode = default_ack
+            made = self.ledger.issue(terminal, data)
+            self.scenarios.begin(made, scenario)
+            return made
+
+    def update_invoice(
+        self, creds: Credentials | None, reference: str | None, data: InvoiceData
+    ) -> Invoice:
+        with self._verb:
+            found = self.ledger.own(self.principals.terminal(creds), reference)
+            self.ledger.update(found, data)
+            return found
+
+    def get_payment_status(self, creds: Credentials | None, reference: str | None) -> Invoice:
+        """The merchant polls; polling a PAID invoice acknowledges the payment. A cash
+        register that names no invoice polls its open one."""
+        with self._verb:
+            terminal = self.principals.terminal(creds)
+            if not reference and terminal.cash_register and terminal.open_invoice:
+                reference = terminal.open_invoice
+            found = self.ledger.own(terminal, reference)
+            self.ledger.poll(found)
+            return found
+
+    def receiver_name(self, invoice: Invoice) -> str | None:
+        """The name a receipt gives the terminal that was paid."""
+        return self.principals.name_of(invoice.terminal_id)
+
+    def cancel_invoice(self, creds: Credentials | None, reference: str | None) -> Invoice:
+        with self._verb:
+            found = self.ledger.own(self.principals.terminal(creds), reference)
+            self.ledger.cancel(found)
+            return found
+
+    def commit_reservation(
+        self, creds: Credentials | None, reference: str | None, amount: Amount | None
+    ) -> Invoice:
+        with self._verb:
+            found = self.ledger.own(self.principals.terminal(creds), reference)
+            self.ledger.commit(found, amount)
+            return found
+
+    def submit_payment_receipt(
+        self,
+        creds: Credentials | None,
+        ers_reference: str | None,
+        mime_type: str | None,
+        receipt_type: str | None,
+        data: bytes | None,
+    ) -> Receipt:
+        """Attach a receipt to a payment or a refund; for a payment it is also the commit."""
+        with self._verb:
+            found = self.ledger.own_payment(self.principals.terminal(creds), ers_reference)
+            return self.ledger.attach_receipt(found, ers_reference, mime_type, receipt_type, data)
+
+    def refund_payment(
+        self,
+        creds: Credentials | None,
+        ers_reference: str | None,
+        amount: Amount | None,
+        cashier: str | None = None,
+    ) -> Refund:
+        with self._verb:
+            found = self.ledger.own_payment(self.principals.terminal(creds), ers_reference)
+            return self.ledger.refund(found, ers_reference, amount, cashier)
+
+    # --- cash registers, stickers and reconciliation -------------------------------------------
+
+    def register_terminal(
+        self,
+        creds: Credentials | None,
+        external_id: str | None,
+        password: str | None,
+        name: str | None,
+    ) -> Terminal:
+        """registerTerminal: a new cash register in the authenticated reseller's shop."""
+        with self._verb:
+            reseller = self.principals.reseller(creds)
+            return self.principals.register(reseller, external_id, password, name)
+
+    def unregister_terminal(self, creds: Credentials | None) -> Terminal:
+        """The terminal in the context is gone for good: 29 from now on, even unstrict.
+
+        Its unpaid open invoice is canceled (nobody is left to poll it) and its sticker freed.
+        """
+        with self._verb:
+            terminal = self.principals.terminal(creds)
+            self.ledger.supersede_open(terminal, self.clock.now())
+            self.principals.unregister(terminal)
+            return terminal
+
+    def assign_seqr_id(self, creds: Credentials | None, seqr_id: str | None) -> Terminal:
+        with self._verb:
+            terminal = self.principals.terminal(creds)
+            self.principals.assign_seqr_id(terminal, seqr_id)
+            return terminal
+
+    def mark_transaction_period(
+        self, creds: Credentials | None, terminal_id: str | None = None
+    ) -> reports.Period:
+        """Close the shop's period, or one terminal's (10 for a terminal not in this shop)."""
+        with self._verb:
+            shop = self.principals.reseller(creds).id
+            return self.periods.mark(shop, terminal_id, self.clock.now())
+
+    def execute_report(
+        self,
+        creds: Credentials | None,
+        report_id: str | None,
+        period_id: str | None,
+        terminal_id: str | None = None,
+    ) -> reports.Report:
+        with self._verb:
+            shop = self.principals.reseller(creds).id
+            return self.periods.report(shop, report_id, period_id, terminal_id, self.clock.now())
+
+    def client_session_info(
+        self, creds: Credentials | None, key: str | None
+    ) -> list[tuple[str, str]]:
+        """getClientSessionInfo: 63 for an unknown token, 60 once past `session_lifetime`."""
+        with self._verb:
+            self.principals.terminal(creds)
+            return self.services.client_info(key)
+
+    # --- the emulated customer (control API, dashboard, scenarios) -----------------------------
+
+    def customer(self) -> Customer:
+        """A fresh simulated SEQR user, with a payer terminal id of its own."""
+        return Customer(payer_terminal_id=self.ids.hex_id(25))
+
+    def invoice(self, reference: str) -> Invoice:
+        with self._verb:
+            return self.ledger.invoice(reference)
+
+    def list_invoices(self) -> list[Invoice]:
+        """Oldest first."""
+        with self._verb:
+            return self.store.all_invoices()
+
+    def invoice_count(self) -> int:
+        return self.store.invoice_count()
+
+    def scan(
+        self,
+        reference: str,
+        tokens: Iterable[CustomerToken] = (),
+        *,
+        session_token: str | None = None,
+    ) -> Invoice:
+        """The customer opens the invoice; inside a service session it is tied to the session
+        and paid as the session's customer (the one getClientSessionInfo named)."""
+        with self._verb:
+            found = self.ledger.invoice(reference)
+            session = None
+            if session_token is not None:
+                session = self.services.enter(session_token, found)
+            customer = session.customer if session else found.customer or self.customer()
+            self.ledger.scan(found, customer, list(tokens))
+            if session is not None:
+                self.services.tie(session, found)
+            return found
+
+    def pay(self, reference: str, *, reserve: bool | None = None) -> Invoice:
+        with self._verb:
+            found = self.ledger.invoice(reference)
+            self.ledger.pay(found, found.customer or self.customer(), reserve)
+            self.services.conclude(found)
+            return found
+
+    def customer_cancel(self, reference: str) -> Invoice:
+        return self._end_in_app(reference, rules.customer_cancel, "canceled")
+
+    def fail(self, reference: str) -> Invoice:
+        return self._end_in_app(reference, rules.fail, "failed")
+
+    def _end_in_app(
+        self, reference: str, rule: Callable[[Invoice, datetime], None], event: str
+    ) -> Invoice:
+        with self._verb:
+            found = self.ledger.invoice(reference)
+            self.ledger.end_in_app(found, rule, event)
+            self.services.conclude(found)
+            return found
+
+    def next_page(self, reference: str) -> str | None:
+        """The URL the app opens after the customer acted on the invoice: the service session's
+        success/failure/cancel page when the invoice is tied to one, else its backURL; None
+        while the invoice still waits for the customer."""
+        with self._verb:
+            found = self.ledger.invoice(reference)
+            return None if rules.is_open(found) else self.services.next_page(found)
+
+    def open_invoice_at(self, seqr_id: str) -> Invoice:
+        """The invoice a customer reaches by scanning a till's sticker `HTTP://SEQR.SE/Q<id>`."""
+        with self._verb:
+            return self.ledger.open_at(self.principals.at_seqr_id(seqr_id))
+
+    def invoice_for_qr(self, code: str) -> Invoice:
+        """What a scanned SEQR code leads to: `R<invoiceReference>` or a till's `Q<seqrId>`."""
+        try:
+            link = seqr_urls.parse(code)
+        except seqr_urls.NotSeqrUrl as exc:
+            raise NotFound(str(exc)) from None
+        if isinstance(link, seqr_urls.InvoiceLink):
+            return self.invoice(link.reference)
+        if isinstance(link, seqr_urls.TerminalLink):
+            return self.open_invoice_at(link.seqr_id)
+        raise NotFound(f"{code!r} is not a SEQR invoice or terminal QR code")
+
+    def list_terminals(self) -> list[Terminal]:
+        with self.lock:
+            return list(self.store.terminals.values())
+
+    def terminal_info(self, terminal_id: str) -> Terminal:
+        with self.lock:
+            return self.principals.info(terminal_id)
+
+    # --- external services (protocol §7.3) -----------------------------------------------------
+
+    def define_service(self, definition: ext.ServiceDefinition) -> bool:
+        """Add or replace a service; True when it is new."""
+        with self._verb:
+            return self.services.define(definition)
+
+    def delete_service(self, service_id: str) -> ext.ServiceDefinition:
+        with self._verb:
+            return self.services.registry.delete(service_id)
+
+    def service(self, service_id: str) -> ext.ServiceDefinition:
+        with self.lock:
+            return self.services.registry.get(service_id)
+
+    def list_services(self) -> list[ext.ServiceDefinition]:
+        with self.lock:
+            return self.services.registry.definitions()
+
+    def open_session(
+        self,
+        service_id: str,
+        parameters: tuple[tuple[str, str], ...],
+        customer: Customer | None = None,
+    ) -> ext.CustomerSession:
+        """The app scanned `HTTP://SEQR.SE/000/<id>?...`: a new token for a simulated customer."""
+        with self._verb:
+            return self.services.open(service_id, parameters, customer or self.customer())
+
+    def session(self, token: str) -> ext.CustomerSession:
+        with self.lock:
+            return self.services.session(token)
+
+    def close_session(self, token: str) -> ext.CustomerSession:
+        """SEQR-ACTION://WIZARD/CANCEL: the service page gives up; the app shows the cancel page."""
+        with self._verb:
+            found = self.services.session(token)
+            ext.close(found)
+            return found
+
+    # --- scenario selection (the control API's twins) ------------------------------------------
+
+    def configure_scenarios(
+        self, catalogue: Mapping[str, Scenario], default: Scenario | None = None
+    ) -> None:
+        """At start: the catalogue, and the default every reset comes back to."""
+        with self.lock:
+            self.scenarios.configure(catalogue, default)
+
+    def list_scenarios(self) -> list[Scenario]:
+        with self.lock:
+            return sorted(self.engine.catalogue.values(), key=lambda s: s.name)
+
+    def scenario_named(self, name: str) -> Scenario:
+        """A catalogue entry; `UnknownScenario` names the ones there are."""
+        with self.lock:
+            return self.engine.named(name)
+
+    def set_scenario(self, scenario: Scenario | None) -> None:
+        """The default for every terminal without one of its own; None: the customer waits."""
+        with self.lock:
+            self.engine.use(scenario)
+
+    def default_scenario(self) -> Scenario | None:
+        with self.lock:
+            return self.engine.default
+
+    def set_terminal_scenario(self, terminal_id: str, scenario: Scenario | None) -> None:
+        """For invoices this terminal issues from now on; the terminal need not exist yet."""
+        with self.lock:
+            self.engine.use(scenario, terminal_id)
+
+    def terminal_scenario(self, terminal_id: str) -> Scenario | None:
+        with self.lock:
+            return self.engine.by_terminal.get(terminal_id)
+
+    def terminal_scenarios(self) -> dict[str, Scenario]:
+        with self.lock:
+            return dict(self.engine.by_terminal)
+
+    def scenario_progress(self, reference: str) -> dict[str, object] | None:
+        """Where the invoice's scenario is; NotFound for an unknown invoice."""
+        with self._verb:
+            self.ledger.invoice(reference)
+            return self.engine.progress(reference)

@@ -1,0 +1,84 @@
+"""All of an emulator's mutable records, and the one seam every write goes through.
+
+The parts of the backend read records from here and write them back through the methods
+below, each named for what it writes; the domain rules change an invoice in place and the
+part that applied them says so with `changed()`. Nothing else holds state that outlives a
+call (the scenario engine's runs and the deadline heap are derived, and rebuilt at reset).
+
+`Store` keeps everything in dictionaries. A store that lasts across restarts is a subclass
+that also writes each record it is told about; `flush()` is called once at the end of every
+backend verb, under the backend's lock and before the verb's answer leaves, so a write that
+was answered is a write that was made. Standard library only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from emulator.domain import reports
+from emulator.domain import services as ext
+from emulator.domain.model import Invoice, Reseller, Terminal
+
+
+class Store:
+    """Invoices, the payment index, principals, SEQR ids, transaction periods and services."""
+
+    def __init__(self) -> None:
+        self.invoices: dict[str, Invoice] = {}
+        # payment, refund and receipt ersReference -> the invoiceReference it belongs to
+        self.payments: dict[str, str] = {}
+        self.terminals: dict[str, Terminal] = {}
+        self.removed_terminals: set[str] = set()
+        self.resellers: dict[tuple[str, str], Reseller] = {}
+        self.seqr_ids: dict[str, str] = {}  # seqrId -> terminalId (the static QR stickers)
+        self.periods = reports.Ledger()  # transaction periods per shop and per terminal
+        self.services = ext.Registry()  # external services and their customer sessions
+
+    # --- invoices and payments -------------------------------------------------------------
+
+    def invoice(self, reference: str) -> Invoice | None:
+        return self.invoices.get(reference)
+
+    def add_invoice(self, invoice: Invoice) -> None:
+        self.invoices[invoice.reference] = invoice
+        self.changed(invoice)
+
+    def changed(self, invoice: Invoice) -> None:
+        """A rule changed the invoice in place (status, payment, refunds, receipts, history)."""
+
+    def index_payment(self, ers_reference: str, invoice: Invoice) -> None:
+        """A payment or refund of the invoice: refundPayment and receipts find it by this."""
+        self.payments[ers_reference] = invoice.reference
+
+    def invoice_of_payment(self, ers_reference: str) -> Invoice | None:
+        return self.invoices.get(self.payments.get(ers_reference, ""))
+
+    def all_invoices(self) -> list[Invoice]:
+        """Oldest first."""
+        return list(self.invoices.values())
+
+    def invoice_count(self) -> int:
+        return len(self.invoices)
+
+    # --- principals --------------------------------------------------------------------------
+
+    def put_terminal(self, terminal: Terminal) -> None:
+        """A new terminal, or one whose fields (open invoice, SEQR id, ...) changed."""
+        self.terminals[terminal.id] = terminal
+
+    def remove_terminal(self, terminal: Terminal) -> None:
+        """Gone for good: its id answers 29 from now on, even where terminals self-register."""
+        self.terminals.pop(terminal.id, None)
+        self.removed_terminals.add(terminal.id)
+
+    def put_reseller(self, reseller: Reseller) -> None:
+        self.resellers[(reseller.id, reseller.user_id)] = reseller
+
+    def put_resellers(self, resellers: Iterable[Reseller]) -> None:
+        for reseller in resellers:
+            self.put_reseller(reseller)
+
+    # --- the end of a verb ----------------------------------------------------------------------
+
+    def flush(self) -> None:
+        """Every write of the verb now ending is made; called under the backend's lock."""

@@ -1,7 +1,8 @@
 """`seqr-emulator`: serve, list the scenario catalogue, and regenerate the published WSDL.
 
 Flags override `SEQR_EMULATOR_*` environment variables, which override the `--config` file,
-which overrides the defaults in `settings.py`.
+which overrides the defaults in `settings.py`. A value none of them can use ends the start with
+one line naming it (`seqr-emulator: --port must be 0..65535 (got 99999)`) and status 2.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from pathlib import Path
 
 from emulator.domain import services
 from emulator.scenario import loader as scenarios
-from emulator.settings import ConfigError, Settings, load_config
+from emulator.settings import ConfigError, Settings, load_config, parse_setting
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -25,11 +26,11 @@ def _parser() -> argparse.ArgumentParser:
 
     serve = commands.add_parser("serve", help="run the emulator")
     serve.add_argument("--host", help="address to bind (default 127.0.0.1)")
-    serve.add_argument("--port", type=int, help="port to bind; 0 picks a free one (default 8090)")
-    serve.add_argument("--seed", type=int, help="make references reproducible run to run")
+    # Values are read by `settings.parse_setting`, so a bad one is one line naming the flag.
+    serve.add_argument("--port", help="port to bind; 0 picks a free one (default 8090)")
+    serve.add_argument("--seed", metavar="N", help="make references reproducible run to run")
     serve.add_argument(
         "--ack-window",
-        type=float,
         metavar="SECONDS",
         help="reverse a PAID payment not acknowledged within this time; 0 disables (default 20)",
     )
@@ -46,11 +47,13 @@ def _parser() -> argparse.ArgumentParser:
         help="on /soap/merchant/cashregister-2, an invoice without acknowledgmentMode waits "
         "for updateInvoice, as SEQR's till endpoint did",
     )
-    serve.add_argument("--max-body-bytes", type=int, help="larger SOAP bodies get 413")
+    serve.add_argument("--max-body-bytes", metavar="N", help="larger SOAP bodies get 413")
     serve.add_argument(
-        "--clock-scale", type=float, help="emulator seconds per real second (default 1)"
+        "--clock-scale", metavar="X", help="emulator seconds per real second (default 1)"
     )
-    serve.add_argument("--clock-start", help="ISO 8601 instant the emulator clock starts at")
+    serve.add_argument(
+        "--clock-start", metavar="ISO", help="ISO 8601 instant the emulator clock starts at"
+    )
     serve.add_argument(
         "--freeze-clock",
         action="store_true",
@@ -74,7 +77,6 @@ def _parser() -> argparse.ArgumentParser:
     )
     serve.add_argument(
         "--session-lifetime",
-        type=float,
         metavar="SECONDS",
         help="External Service tokens expire (60) after this; 0 never (default 600)",
     )
@@ -115,6 +117,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
+# `serve`'s flags that take a value, by Settings field (the flag is the field's name, dashed).
+TEXT_FLAGS = (
+    "host",
+    "port",
+    "seed",
+    "ack_window",
+    "max_body_bytes",
+    "clock_scale",
+    "clock_start",
+    "session_lifetime",
+    "scenario",
+    "scenario_dir",
+)
+
+
 def settings_from(args: argparse.Namespace) -> Settings:
     """`serve`'s flags over the environment over the `--config` file over the defaults.
 
@@ -127,19 +144,15 @@ def settings_from(args: argparse.Namespace) -> Settings:
                 services.define(s.id, s.order_url, s.success_url, s.failure_url, s.cancel_url)
             except services.InvalidService as exc:
                 raise ConfigError(f"{args.config}: services[{i}]: {exc}") from None
+    flags = {
+        name: parse_setting(name, raw, "--" + name.replace("_", "-"))
+        for name in TEXT_FLAGS
+        if (raw := getattr(args, name)) is not None
+    }
     settings = Settings.from_env(base=base).with_overrides(
-        scenario=args.scenario,
-        scenario_dir=args.scenario_dir,
-        session_lifetime=args.session_lifetime,
-        host=args.host,
-        port=args.port,
-        seed=args.seed,
-        ack_window=args.ack_window,
+        **flags,
         strict_terminals=args.strict_terminals,
         cashregister_requires_ack=args.cashregister_requires_ack,
-        max_body_bytes=args.max_body_bytes,
-        clock_scale=args.clock_scale,
-        clock_start=args.clock_start,
         freeze_clock=args.freeze_clock,
     )
     catalogue = scenarios.load_catalogue(settings.scenario_dir)  # a faulty file stops the start

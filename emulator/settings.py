@@ -3,13 +3,20 @@
 Precedence is command-line flag, then environment variable (`SEQR_EMULATOR_*`), then the
 configuration file (`--config FILE`, TOML), then the default written here. Nothing else in the
 package reads the environment or that file.
+
+Every value is checked where it enters: a bad one is a `SettingsError` whose one-line message
+names where it came from (the flag, the variable, or the file and its key), and a `Settings`
+made in code is checked the same way, naming the field.
 """
 
 from __future__ import annotations
 
+import math
 import os
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass, field, fields, replace
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -89,6 +96,10 @@ class Settings:
     scenario: str | None = None
     scenario_dir: str | None = None  # the catalogue folder; None: the shipped `scenarios/`
 
+    def __post_init__(self) -> None:
+        for name, check in _CHECKS.items():
+            _check(name, getattr(self, name), name, check)
+
     def with_overrides(self, **overrides: Any) -> Settings:
         """A copy with the given fields replaced; `None` values are ignored."""
         return replace(self, **{k: v for k, v in overrides.items() if v is not None})
@@ -101,17 +112,144 @@ class Settings:
         env = os.environ if environ is None else environ
         values: dict[str, Any] = {}
         for f in fields(cls):
-            raw = env.get(f"SEQR_EMULATOR_{f.name.upper()}")
+            variable = f"SEQR_EMULATOR_{f.name.upper()}"
+            raw = env.get(variable)
             if raw is None or f.name in _STRUCTURED:
                 continue
-            values[f.name] = _coerce(f.type, raw)
+            values[f.name] = parse_setting(f.name, raw, variable)
         resellers = env.get("SEQR_EMULATOR_RESELLERS")
         if resellers is not None:
-            values["resellers"] = parse_resellers(resellers)
+            try:
+                values["resellers"] = parse_resellers(resellers)
+            except ValueError as exc:
+                raise SettingsError(f"SEQR_EMULATOR_RESELLERS: {exc}") from None
         return replace(base, **values) if base is not None else cls(**values)
 
 
 _STRUCTURED = ("terminals", "resellers", "soap_paths", "services")
+# The longest duration any setting accepts: ten years of emulator time, in seconds.
+MAX_SECONDS = 10 * 365 * 24 * 3600
+MAX_NOTIFICATION_TIMEOUT = 24 * 3600.0
+CLOCK_SCALE_RANGE = (1e-6, 1e6)
+CLOCK_LAST_YEAR = 9989  # a clock started later could not run MAX_SECONDS inside datetime's range
+
+
+class SettingsError(ValueError):
+    """A setting the emulator cannot use; the message names its source and what is wrong."""
+
+
+def _shown(value: Any) -> str:
+    """A number as a person wrote it: 20 rather than 20.0, nan and inf as such."""
+    if isinstance(value, float) and math.isfinite(value) and value.is_integer():
+        return str(int(value))
+    return repr(value)
+
+
+def _between(low: float, high: float, unit: str = "") -> Callable[[Any], str | None]:
+    def check(value: Any) -> str | None:
+        if low <= value <= high:  # False for NaN
+            return None
+        return f"must be {_shown(low)}..{_shown(high)}{unit} (got {_shown(value)})"
+
+    return check
+
+
+def _timeout(value: Any) -> str | None:
+    if 0 < value <= MAX_NOTIFICATION_TIMEOUT:
+        return None
+    limit = _shown(MAX_NOTIFICATION_TIMEOUT)
+    return f"must be more than 0 and at most {limit} seconds (got {_shown(value)})"
+
+
+def _scale(value: Any) -> str | None:
+    low, high = CLOCK_SCALE_RANGE
+    if low <= value <= high:
+        return None
+    return f"must be from 0.000001 to {_shown(high)} (got {_shown(value)})"
+
+
+def _bytes(value: Any) -> str | None:
+    return None if value > 0 else f"must be a positive number of bytes (got {_shown(value)})"
+
+
+def _clock_start(value: Any) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        return f"is not an ISO 8601 instant: {value!r}"
+    try:
+        instant = datetime.fromisoformat(value)
+    except ValueError:
+        return f"is not an ISO 8601 instant: {value!r}"
+    try:  # a value without an offset is local time, as the clock reads it
+        year = instant.astimezone(UTC).year
+    except (OverflowError, OSError, ValueError):
+        year = 0
+    if not 1 <= year <= CLOCK_LAST_YEAR:
+        return f"is out of range: {value!r} (years 0001 to {CLOCK_LAST_YEAR})"
+    return None
+
+
+# What each checked field accepts; the message follows the source's name.
+_CHECKS: dict[str, Callable[[Any], str | None]] = {
+    "port": _between(0, 65535),
+    "ack_window": _between(0, MAX_SECONDS, " seconds"),
+    "max_body_bytes": _bytes,
+    "notification_timeout": _timeout,
+    "notification_journal_size": _between(0, 1_000_000),
+    "clock_scale": _scale,
+    "clock_start": _clock_start,
+    "report_delay": _between(0, MAX_SECONDS, " seconds"),
+    "session_lifetime": _between(0, MAX_SECONDS, " seconds"),
+}
+_TRUE = ("1", "true", "yes", "on")
+_FALSE = ("0", "false", "no", "off", "")
+
+
+# How each field's text is read and what its value must be: `int`, `float`, `bool` or `str`
+# (the structured fields, never read from text, count as `str`).
+_KINDS = {"bool": "bool", "int": "int", "int | None": "int", "float": "float"}
+_KIND = {f.name: _KINDS.get(str(f.type), "str") for f in fields(Settings)}
+
+
+def _check(name: str, value: Any, source: str, check: Callable[[Any], str | None]) -> None:
+    kind = _KIND[name]
+    if kind in ("int", "float") and value is not None:
+        numeric = isinstance(value, int | float) and not isinstance(value, bool)
+        if not numeric or (kind == "int" and not isinstance(value, int)):
+            noun = "an integer" if kind == "int" else "a number"
+            raise SettingsError(f"{source} is not {noun}: {value!r}")
+    problem = None if value is None else check(value)
+    if problem:
+        raise SettingsError(f"{source} {problem}")
+
+
+def parse_setting(name: str, raw: str, source: str) -> Any:
+    """The value of field `name` written as text (a flag, an environment variable), checked;
+    `source` names where it came from in the message of a `SettingsError`."""
+    kind = _KIND[name]
+    text = raw.strip()
+    value: Any = raw
+    if kind == "bool":
+        if text.lower() not in (*_TRUE, *_FALSE):
+            raise SettingsError(f"{source} is not a boolean (true or false): {raw!r}")
+        value = text.lower() in _TRUE
+    elif kind == "int":
+        try:
+            value = int(text)
+        except ValueError:
+            raise SettingsError(f"{source} is not an integer: {raw!r}") from None
+    elif kind == "float":
+        try:
+            value = float(text)
+        except ValueError:
+            raise SettingsError(f"{source} is not a number: {raw!r}") from None
+    check = _CHECKS.get(name)
+    if check is not None:
+        _check(name, value, source, check)
+    return value
+
+
 _SERVICE_KEYS = {
     "id": "id",
     "orderUrl": "order_url",
@@ -121,7 +259,7 @@ _SERVICE_KEYS = {
 }
 
 
-class ConfigError(ValueError):
+class ConfigError(SettingsError):
     """A configuration file the emulator cannot use; the message names the file and the key."""
 
 
@@ -136,13 +274,12 @@ def load_config(path: Path | str, base: Settings | None = None) -> Settings:
         raise ConfigError(f"{where}: cannot read: {exc.strerror or exc}") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{where}: not TOML: {exc}") from None
-    kinds = {f.name: str(f.type) for f in fields(Settings) if f.name not in _STRUCTURED}
     values: dict[str, Any] = {}
     for key, value in data.items():
         if key == "services":
             values["services"] = _services(where, value)
-        elif key in kinds:
-            values[key] = _typed(where, key, kinds[key], value)
+        elif key in _KIND and key not in _STRUCTURED:
+            values[key] = _typed(where, key, value)
         else:
             raise ConfigError(f"{where}: unknown key {key!r}")
     return replace(base or Settings(), **values)
@@ -163,18 +300,28 @@ def _services(where: str, value: Any) -> tuple[ServiceAccount, ...]:
     return tuple(made)
 
 
-def _typed(where: str, key: str, kind: str, value: Any) -> Any:
-    if "bool" in kind:
+def _typed(where: str, key: str, value: Any) -> Any:
+    kind = _KIND[key]
+    if key == "clock_start" and isinstance(value, datetime):
+        value = value.isoformat()  # a TOML date-time, written without quotes
+    if kind == "bool":
         ok = isinstance(value, bool)
-    elif "float" in kind:
+    elif kind == "float":
         ok = isinstance(value, int | float) and not isinstance(value, bool)
-    elif "int" in kind:
+    elif kind == "int":
         ok = isinstance(value, int) and not isinstance(value, bool)
     else:
         ok = isinstance(value, str)
     if not ok:
         raise ConfigError(f"{where}: {key} has the wrong type ({type(value).__name__})")
-    return float(value) if "float" in kind else value
+    value = float(value) if kind == "float" else value
+    check = _CHECKS.get(key)
+    if check is not None:
+        try:
+            _check(key, value, f"{where}: {key}", check)
+        except SettingsError as exc:
+            raise ConfigError(str(exc)) from None
+    return value
 
 
 def parse_resellers(text: str) -> tuple[ResellerAccount, ...]:
@@ -187,14 +334,3 @@ def parse_resellers(text: str) -> tuple[ResellerAccount, ...]:
             raise ValueError(f"reseller account {item!r} is not id[/userId]:password")
         accounts.append(ResellerAccount(reseller.strip(), user.strip() or "9900", password))
     return tuple(accounts)
-
-
-def _coerce(kind: Any, raw: str) -> Any:
-    text = str(kind)
-    if "bool" in text:
-        return raw.strip().lower() in ("1", "true", "yes", "on")
-    if "int" in text and "float" not in text:
-        return int(raw)
-    if "float" in text:
-        return float(raw)
-    return raw

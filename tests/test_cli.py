@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import signal
 import subprocess
@@ -13,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from emulator.cli import main
+from emulator.settings import Settings, SettingsError, load_config, parse_setting
 from tests.wire import envelope, post, send_invoice_xml
 
 READY = re.compile(r"^listening on (http://127\.0\.0\.1:(\d+))$")
@@ -86,3 +89,131 @@ def test_port_in_use_is_a_clear_error():
         )
         assert busy.returncode == 1 and "cannot serve" in busy.stderr
         assert "Traceback" not in busy.stderr
+
+
+# --- a value the emulator cannot use: one line naming it, status 2 ----------------------------
+
+
+def _refused(*args: str, env: dict[str, str] | None = None) -> str:
+    """`seqr-emulator serve ARGS` that must stop before serving; its one line of stderr."""
+    done = subprocess.run(
+        [sys.executable, "-m", "emulator", "serve", *args],
+        capture_output=True,
+        text=True,
+        timeout=20,
+        env={**os.environ, **(env or {})},
+    )
+    assert done.returncode == 2, done
+    assert done.stdout == "" and "Traceback" not in done.stderr
+    assert done.stderr.count("\n") == 1, done.stderr
+    return done.stderr.strip()
+
+
+@pytest.mark.parametrize(
+    ("args", "env", "line"),
+    [
+        (["--port", "99999"], {}, "seqr-emulator: --port must be 0..65535 (got 99999)"),
+        (
+            ["--clock-start", "yesterday"],
+            {},
+            "seqr-emulator: --clock-start is not an ISO 8601 instant: 'yesterday'",
+        ),
+        (
+            [],
+            {"SEQR_EMULATOR_PORT": "abc"},
+            "seqr-emulator: SEQR_EMULATOR_PORT is not an integer: 'abc'",
+        ),
+    ],
+)
+def test_a_bad_value_is_one_line_naming_it(args, env, line):
+    assert _refused(*args, env=env) == line
+
+
+@pytest.mark.parametrize(
+    ("args", "line"),
+    [
+        (["--port", "-1"], "--port must be 0..65535 (got -1)"),
+        (["--port", "http"], "--port is not an integer: 'http'"),
+        (["--seed", "x"], "--seed is not an integer: 'x'"),
+        (["--ack-window", "-1"], "--ack-window must be 0..315360000 seconds (got -1)"),
+        (["--ack-window", "nan"], "--ack-window must be 0..315360000 seconds (got nan)"),
+        (["--ack-window", "1e12"], "--ack-window must be 0..315360000 seconds (got 1000000000000)"),
+        (["--clock-scale", "0"], "--clock-scale must be from 0.000001 to 1000000 (got 0)"),
+        (["--clock-scale", "inf"], "--clock-scale must be from 0.000001 to 1000000 (got inf)"),
+        (["--max-body-bytes", "0"], "--max-body-bytes must be a positive number of bytes (got 0)"),
+        (["--session-lifetime", "-5"], "--session-lifetime must be 0..315360000 seconds (got -5)"),
+        (
+            ["--clock-start", "9999-12-31T23:00:00Z"],
+            "--clock-start is out of range: '9999-12-31T23:00:00Z' (years 0001 to 9989)",
+        ),
+    ],
+)
+def test_every_numeric_flag_is_range_checked(args, line, capsys):
+    assert main(["serve", *args]) == 2
+    out, err = capsys.readouterr()
+    assert (out, err) == ("", f"seqr-emulator: {line}\n")
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "line"),
+    [
+        ("SEQR_EMULATOR_ACK_WINDOW", "abc", "SEQR_EMULATOR_ACK_WINDOW is not a number: 'abc'"),
+        ("SEQR_EMULATOR_SEED", "x", "SEQR_EMULATOR_SEED is not an integer: 'x'"),
+        ("SEQR_EMULATOR_PORT", "70000", "SEQR_EMULATOR_PORT must be 0..65535 (got 70000)"),
+        (
+            "SEQR_EMULATOR_FREEZE_CLOCK",
+            "maybe",
+            "SEQR_EMULATOR_FREEZE_CLOCK is not a boolean (true or false): 'maybe'",
+        ),
+        (
+            "SEQR_EMULATOR_NOTIFICATION_TIMEOUT",
+            "0",
+            "SEQR_EMULATOR_NOTIFICATION_TIMEOUT must be more than 0 and at most 86400 seconds"
+            " (got 0)",
+        ),
+        (
+            "SEQR_EMULATOR_REPORT_DELAY",
+            "-1",
+            "SEQR_EMULATOR_REPORT_DELAY must be 0..315360000 seconds (got -1)",
+        ),
+        (
+            "SEQR_EMULATOR_RESELLERS",
+            "nobody",
+            "SEQR_EMULATOR_RESELLERS: reseller account 'nobody' is not id[/userId]:password",
+        ),
+    ],
+)
+def test_a_bad_environment_variable_is_one_line_naming_it(
+    variable, value, line, monkeypatch, capsys
+):
+    monkeypatch.setenv(variable, value)
+    assert main(["serve"]) == 2
+    assert capsys.readouterr().err == f"seqr-emulator: {line}\n"
+
+
+def test_a_bad_value_in_the_config_file_names_the_file_and_the_key(tmp_path: Path, capsys):
+    config = tmp_path / "emulator.toml"
+    config.write_text("clock_scale = -2.0\n")
+    assert main(["serve", "--config", str(config)]) == 2
+    assert (
+        capsys.readouterr().err
+        == f"seqr-emulator: {config}: clock_scale must be from 0.000001 to 1000000 (got -2)\n"
+    )
+
+
+def test_settings_made_in_code_are_checked_too():
+    with pytest.raises(SettingsError, match=r"^port must be 0\.\.65535 \(got 99999\)$"):
+        Settings(port=99999)
+    with pytest.raises(SettingsError, match=r"^clock_start is not an ISO 8601 instant: 'soon'$"):
+        Settings(clock_start="soon")
+
+
+def test_good_values_from_every_source_are_read(tmp_path: Path):
+    config = tmp_path / "emulator.toml"
+    config.write_text("clock_start = 2026-01-01T08:00:00Z\nack_window = 5\n")
+    base = load_config(config)
+    assert base.clock_start == "2026-01-01T08:00:00+00:00" and base.ack_window == 5.0
+    env = {"SEQR_EMULATOR_FREEZE_CLOCK": "yes", "SEQR_EMULATOR_CLOCK_SCALE": " 2.5 "}
+    read = Settings.from_env(env, base=base)
+    assert read.freeze_clock is True and read.clock_scale == 2.5 and read.ack_window == 5.0
+    assert parse_setting("port", "0", "--port") == 0

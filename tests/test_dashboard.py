@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from lxml import etree
 from selenium import webdriver
 from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
 from selenium.webdriver.chrome.options import Options
@@ -196,7 +197,79 @@ def test_the_phone_plays_a_service_session_to_its_success_page(
     assert page.execute_script("return window.notReloaded") is True
 
 
+# The list reads held until the test lets them go; what the list showed, recorded from the
+# moment the page's own script starts. Installed before any of the page's code runs.
+HOLD_THE_LIST = """
+(() => {
+  const realFetch = window.fetch.bind(window);
+  window.heldLists = [];
+  window.fetch = (resource, options) =>
+    String(resource).includes("/invoices?")
+      ? new Promise((go) => window.heldLists.push(() => go(realFetch(resource, options))))
+      : realFetch(resource, options);
+  window.saidEmpty = [];
+  const look = () => {
+    const empty = document.getElementById("list-empty");
+    if (empty && !empty.hidden) window.saidEmpty.push(empty.textContent.trim());
+  };
+  new MutationObserver(look).observe(document, {
+    subtree: true, childList: true, attributes: true, attributeFilter: ["hidden"],
+  });
+  document.addEventListener("DOMContentLoaded", () => {
+    const loading = document.getElementById("list-loading");
+    window.atStart = {
+      loading: loading && !loading.hidden ? loading.textContent.trim() : null,
+      rows: document.querySelectorAll("#invoices tr").length,
+    };
+  });
+})();
+"""
+
+
+def shown(driver: webdriver.Chrome, element_id: str) -> bool:
+    return driver.find_element(By.ID, element_id).is_displayed()
+
+
+def test_the_list_says_loading_until_it_is_read(browser, emulator, zeep_service, context):
+    ref = send(zeep_service, context, title="Already there")
+    script = browser.execute_cdp_cmd(
+        "Page.addScriptToEvaluateOnNewDocument", {"source": HOLD_THE_LIST}
+    )
+    try:
+        browser.get(emulator.url + "/")
+        # the feed said hello and the list is asked for, but its answer is held
+        until(browser, lambda d: d.find_element(By.ID, "live").text == "live")
+        until(browser, lambda d: d.execute_script("return window.heldLists.length") > 0)
+        assert browser.execute_script("return window.atStart") == {"loading": "Loading…", "rows": 0}
+        assert shown(browser, "list-loading") and text(browser, "#list-loading") == "Loading…"
+        assert not shown(browser, "list-empty")
+        assert browser.find_elements(By.CSS_SELECTOR, "#invoices tr") == []
+        later = send(zeep_service, context, title="Sent while loading")  # its event may come first
+
+        browser.execute_script("window.heldLists.splice(0).forEach((go) => go())")
+        assert "Already there" in until(browser, lambda d: text(d, row(ref)))
+        assert "Sent while loading" in until(browser, lambda d: text(d, row(later)))
+        assert not shown(browser, "list-loading") and not shown(browser, "list-empty")
+        assert browser.execute_script("return window.saidEmpty") == []
+    finally:
+        browser.execute_cdp_cmd("Page.removeScriptToEvaluateOnNewDocument", script)
+
+
+def test_an_empty_list_says_so_once_it_is_read(page):
+    until(page, lambda d: shown(d, "list-empty"))
+    assert (text(page, "#list-empty") or "").startswith("No invoices yet.")
+    assert not shown(page, "list-loading")
+
+
 # --- without a browser ------------------------------------------------------------------------
+
+
+def test_the_page_as_served_says_loading_not_empty(emulator):
+    with urllib.request.urlopen(emulator.url + "/", timeout=10) as response:
+        html = etree.HTML(response.read())
+    loading, empty = html.find(".//*[@id='list-loading']"), html.find(".//*[@id='list-empty']")
+    assert "".join(loading.itertext()).strip() == "Loading…" and loading.get("hidden") is None
+    assert "No invoices yet" in "".join(empty.itertext()) and empty.get("hidden") is not None
 
 
 def test_page_and_assets_are_served_locally_with_a_strict_policy(emulator):

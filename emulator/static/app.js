@@ -9,6 +9,9 @@ const FINAL = new Set(["PAID", "CANCELED", "FAILED", "RESERVED"]);
 
 const state = {
   invoices: new Map(), // reference -> summary, in arrival order
+  listed: false, // a whole list has been read: until then the page says it is loading
+  listSeq: 0, // the latest list read; older answers are dropped
+  pending: null, // reference -> summary of the events that arrived while a list was read
   open: null, // reference of the invoice shown
   detail: null,
   back: null, // {ref, backURL} of the customer's last action
@@ -90,16 +93,40 @@ async function api(path, options) {
 // --- the invoice list ---------------------------------------------------------------------
 
 async function loadList() {
-  const body = await api(`/invoices?limit=${LIST_LIMIT}`);
-  state.invoices = new Map(body.invoices.map((summary) => [summary.reference, summary]));
+  const seq = ++state.listSeq;
+  state.pending = new Map();
+  let body;
+  try {
+    body = await api(`/invoices?limit=${LIST_LIMIT}`);
+  } catch (error) {
+    if (seq === state.listSeq) {
+      state.pending = null;
+      if (!state.listed) {
+        $("list-loading").textContent = `Loading… (${error.message}; trying again)`;
+        setTimeout(() => loadList().catch(() => {}), 2000);
+      }
+    }
+    throw error;
+  }
+  if (seq !== state.listSeq) return; // a later read (after a reset) is on its way
+  const invoices = new Map(body.invoices.map((summary) => [summary.reference, summary]));
+  // An event that came while the list was read may be newer than the list's copy.
+  for (const [reference, summary] of state.pending) {
+    const listed = invoices.get(reference);
+    if (!listed || listed.version < summary.version) invoices.set(reference, summary);
+  }
+  state.pending = null;
+  state.invoices = invoices;
+  state.listed = true;
   renderList();
   if (state.open) await loadDetail(state.open);
 }
 
 function renderList() {
-  const rows = [...state.invoices.values()].reverse().slice(0, LIST_LIMIT);
+  const rows = state.listed ? [...state.invoices.values()].reverse().slice(0, LIST_LIMIT) : [];
   $("invoices").replaceChildren(...rows.map(listRow));
-  $("list-empty").hidden = rows.length > 0;
+  $("list-loading").hidden = state.listed;
+  $("list-empty").hidden = !state.listed || rows.length > 0;
   $("list-count").textContent = rows.length ? `${state.invoices.size} in all` : "";
 }
 
@@ -121,8 +148,10 @@ function listRow(summary) {
 }
 
 function upsertSummary(summary) {
+  if (state.pending) state.pending.set(summary.reference, summary);
   state.invoices.delete(summary.reference);
   state.invoices.set(summary.reference, summary);
+  if (!state.listed) return; // the list being read shows it
   const existing = $("invoices").querySelector(`tr[data-ref="${CSS.escape(summary.reference)}"]`);
   if (existing) {
     existing.replaceWith(listRow(summary));

@@ -7,9 +7,6 @@ Every SOAP answer any test receives is validated against the schema of the refer
 from __future__ import annotations
 
 import functools
-import json
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -21,13 +18,9 @@ from emulator.app import FAULT_HEADER, create_app
 from emulator.server import EmulatorServer
 from emulator.settings import Settings
 from tests.reference import REFERENCE_DIR, reference_path, reference_schema
+from tests.shop import PASSWORD, TERMINAL, Control, service_at
 
 SOAP_ENV = "http://schemas.xmlsoap.org/soap/envelope/"
-REFERENCE_BINDING = (
-    "{http://external.interfaces.ers.seamless.com/}ERSWSExternalClientServiceServiceSoapBinding"
-)
-TERMINAL = {"id": "ci-terminal-1", "type": "TERMINALID"}
-PASSWORD = "terminal-secret"
 
 
 OWN_ONLY = frozenset({"getClientSessionInfoResponse"})
@@ -148,12 +141,12 @@ def _zeep_client() -> Any:
 @pytest.fixture
 def zeep_service(_zeep_client: Any, emulator: EmulatorServer) -> Any:
     """zeep built from the reference WSDL, only the address pointing at the emulator."""
-    return _zeep_client.create_service(REFERENCE_BINDING, emulator.soap_url)
+    return service_at(_zeep_client, emulator.soap_url)
 
 
 @pytest.fixture
 def zeep_for(_zeep_client: Any) -> Callable[[EmulatorServer], Any]:
-    return lambda server: _zeep_client.create_service(REFERENCE_BINDING, server.soap_url)
+    return lambda server: service_at(_zeep_client, server.soap_url)
 
 
 @pytest.fixture
@@ -167,69 +160,7 @@ def context() -> dict[str, Any]:
     }
 
 
-def make_invoice(total: str = "100.00", **extra: Any) -> dict[str, Any]:
-    invoice: dict[str, Any] = {
-        "paymentMode": "IMMEDIATE_DEBIT",
-        "acknowledgmentMode": "NO_ACKNOWLEDGMENT",
-        "title": "Order 1001",
-        "clientInvoiceId": "1001",
-        "invoiceRows": {
-            "invoiceRow": [
-                {
-                    "itemDescription": "T-shirt",
-                    "itemQuantity": "2",
-                    "itemTotalAmount": {"currency": "SEK", "value": total},
-                }
-            ]
-        },
-        "totalAmount": {"currency": "SEK", "value": total},
-        "backURL": "https://shop.example/done?order=1001",
-    }
-    invoice.update(extra)
-    return invoice
-
-
 # --- the control API ------------------------------------------------------------------------
-
-
-class Control:
-    """The emulated customer's buttons, over real HTTP."""
-
-    def __init__(self, base: str) -> None:
-        self.base = base + "/_emulator"
-
-    def request(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
-        data = None if body is None else json.dumps(body).encode()
-        req = urllib.request.Request(self.base + path, data=data, method=method)
-        req.add_header("Content-Type", "application/json")
-        try:
-            with urllib.request.urlopen(req, timeout=10) as resp:
-                return resp.status, json.loads(resp.read() or b"null")
-        except urllib.error.HTTPError as err:
-            return err.code, json.loads(err.read() or b"null")
-
-    def ok(self, method: str, path: str, body: Any = None) -> Any:
-        status, payload = self.request(method, path, body)
-        assert status == 200, (status, payload)
-        return payload
-
-    def pay(self, ref: str, **body: Any) -> Any:
-        return self.ok("POST", f"/invoices/{ref}/pay", body or None)
-
-    def scan(self, ref: str, **body: Any) -> Any:
-        return self.ok("POST", f"/invoices/{ref}/scan", body or None)
-
-    def cancel(self, ref: str) -> Any:
-        return self.ok("POST", f"/invoices/{ref}/cancel")
-
-    def fail(self, ref: str) -> Any:
-        return self.ok("POST", f"/invoices/{ref}/fail")
-
-    def invoice(self, ref: str) -> Any:
-        return self.ok("GET", f"/invoices/{ref}")
-
-    def advance(self, seconds: float) -> Any:
-        return self.ok("POST", "/clock/advance", {"seconds": seconds})
 
 
 @pytest.fixture

@@ -28,7 +28,7 @@ import zeep
 from aiohttp import web
 
 from emulator.server import EmulatorServer, ThreadedApp
-from tests.conftest import Control, make_invoice
+from tests.shop import Control, make_invoice
 from tests.test_php_client import PHP_DIR, PHP_TIMEOUT, _php_with_soap
 
 TOKEN = re.compile(r"^\d{10}-\d{8}$")

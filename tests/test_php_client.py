@@ -25,8 +25,9 @@ from lxml import etree
 
 from emulator.server import EmulatorServer
 from emulator.settings import SOAP_PATHS
-from tests.conftest import SOAP_ENV, Control
+from tests.conftest import SOAP_ENV
 from tests.reference import reference_path
+from tests.shop import Control
 
 PHP_DIR = Path(__file__).parent / "php"
 PHP_TIMEOUT = 30.0

@@ -18,10 +18,9 @@ import requests
 import zeep
 import zeep.exceptions
 
-from tests.conftest import Control
 from tests.merchant import Merchant
 from tests.reference import reference_path
-from tests.shop import Shop
+from tests.shop import Control, Shop
 from tests.test_cli import serving
 from tests.wire import context_xml, envelope, post, send_invoice_xml
 

@@ -25,10 +25,10 @@ from zeep.transports import Transport
 
 from emulator.server import EmulatorServer
 from emulator.settings import Settings
-from tests.conftest import audited_app, make_invoice
+from tests.conftest import audited_app
 from tests.merchant import Merchant
 from tests.reference import reference_path
-from tests.shop import Shop
+from tests.shop import Shop, make_invoice
 
 CATALOGUE = Path(__file__).resolve().parents[1] / "scenarios"
 FILES = sorted(CATALOGUE.glob("*.toml"))

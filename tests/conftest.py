@@ -1,11 +1,15 @@
 """Shared fixtures: real emulators on random loopback ports and real SOAP clients against them.
 
+The SOAP clients load the emulator's own WSDL (`?wsdl`), so the suite needs nothing beside
+the project; clients built from the real WSDL are tested in test_reference_wsdl_clients.
 Every SOAP answer any test receives is validated against the schema of the reference WSDL
-(when it is beside the project); a test whose answers do not validate fails at teardown.
+where it is beside the project, else against the emulator's own published schema; a test
+whose answers do not validate fails at teardown.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -17,8 +21,8 @@ from lxml import etree
 from emulator.app import FAULT_HEADER, create_app
 from emulator.server import EmulatorServer
 from emulator.settings import Settings
-from tests.reference import REFERENCE_DIR, reference_path, reference_schema
-from tests.shop import PASSWORD, TERMINAL, Control, service_at
+from tests.reference import REFERENCE_DIR, TYPES_DOCUMENT, reference_schema
+from tests.shop import PASSWORD, TERMINAL, Control, own_wsdl, own_zeep, service_at
 
 SOAP_ENV = "http://schemas.xmlsoap.org/soap/envelope/"
 
@@ -36,23 +40,24 @@ def own_schema() -> etree.XMLSchema:
 
 
 class SchemaAudit:
-    """Collects SOAP answers that do not validate against the reference schema."""
+    """Collects SOAP answers that do not validate: against the reference schema where it is
+    beside the project, else against the emulator's own (what its `?wsdl` promises)."""
 
     def __init__(self) -> None:
         self.problems: list[str] = []
         self.checked = 0
-        self.enabled = (REFERENCE_DIR / "ERSWSExternalClientService.wsdl").is_file()
+        self.with_reference = (REFERENCE_DIR / TYPES_DOCUMENT).is_file()
+        self.against = "the reference" if self.with_reference else "the emulator's own"
 
     def check(self, body: bytes) -> None:
-        if not self.enabled:
-            return
         root = etree.fromstring(body)
         payload = root.find(f"{{{SOAP_ENV}}}Body")[0]
         if payload.tag == f"{{{SOAP_ENV}}}Fault":
             return
         # getClientSessionInfo is not in the 2013 WSDL: its answers are held to our own schema.
         local = payload.tag.rsplit("}", 1)[-1]
-        schema = own_schema() if local in OWN_ONLY else reference_schema()
+        reference = self.with_reference and local not in OWN_ONLY
+        schema = reference_schema() if reference else own_schema()
         self.checked += 1
         if not schema.validate(payload):
             self.problems.append(f"{payload.tag}: {schema.error_log.last_error}\n{body.decode()}")
@@ -90,9 +95,8 @@ def _answers_validate(schema_audit: SchemaAudit) -> Iterator[None]:
     schema_audit.take()
     yield
     problems = schema_audit.take()
-    assert not problems, "answers that do not validate against the reference schema:\n" + "\n".join(
-        problems
-    )
+    against = f"answers that do not validate against {schema_audit.against} schema:\n"
+    assert not problems, against + "\n".join(problems)
 
 
 @pytest.fixture(scope="session")
@@ -132,15 +136,25 @@ def start_emulator(schema_audit: SchemaAudit) -> Iterator[Callable[..., Emulator
 
 
 @pytest.fixture(scope="session")
-def _zeep_client() -> Any:
+def _zeep_client(_session_server: EmulatorServer) -> Iterator[Any]:
+    """zeep built from the emulator's own `?wsdl`, as a merchant's integration would load it."""
     import zeep
 
-    return zeep.Client(str(reference_path()))
+    client = zeep.Client(own_wsdl(_session_server.soap_url))
+    yield client
+    client.transport.session.close()
+
+
+@pytest.fixture
+def new_zeep_client() -> Iterator[Callable[[EmulatorServer], Any]]:
+    """Factory: a zeep client of its own from the server's `?wsdl`, closed after the test."""
+    with contextlib.ExitStack() as stack:
+        yield lambda server: stack.enter_context(own_zeep(server.soap_url))
 
 
 @pytest.fixture
 def zeep_service(_zeep_client: Any, emulator: EmulatorServer) -> Any:
-    """zeep built from the reference WSDL, only the address pointing at the emulator."""
+    """zeep built from the emulator's own WSDL, pointing at this test's emulator."""
     return service_at(_zeep_client, emulator.soap_url)
 
 

@@ -29,7 +29,10 @@ def reference_path(name: str = TYPES_DOCUMENT) -> Path:
     """The path of a reference file, or skip the calling test when it is not there."""
     path = REFERENCE_DIR / name
     if not path.is_file():
-        pytest.skip(f"reference file {name} not found beside the project (../shared/reference/)")
+        pytest.skip(
+            f"compares with the real SEQR WSDL: {name} not found beside the project"
+            " (../shared/reference/)"
+        )
     return path
 
 

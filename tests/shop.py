@@ -1,7 +1,8 @@
 """The merchant's side of the tests, in one place: its invoice, its SOAP calls, the customer.
 
-`make_invoice` is the invoice a shop sends; `send_invoice`, `accepted_invoice`, `send`,
-`status` and `refund` make the SOAP calls through any zeep service; `Control` is the emulated
+`make_invoice` is the invoice a shop sends; `own_zeep` loads the emulator's own WSDL, and
+`send_invoice`, `accepted_invoice`, `send`, `status` and `refund` make the SOAP calls through
+any zeep service; `Control` is the emulated
 customer's buttons over the control API, and `attempts`/`wait_attempts` read its journal of
 notifications. `Shop` binds all of it to one terminal of its own (so tests never see each
 other's invoices) with a real aiohttp endpoint for notifications, as a merchant's CI drives it.
@@ -13,6 +14,8 @@ import json
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from emulator.server import EmulatorServer
@@ -42,6 +45,23 @@ def make_invoice(total: str = "100.00", **extra: Any) -> dict[str, Any]:
     }
     invoice.update(extra)
     return invoice
+
+
+def own_wsdl(soap_url: str) -> str:
+    """Where the emulator serves its own WSDL: the service document, importing the types."""
+    return soap_url + "?wsdl"
+
+
+@contextmanager
+def own_zeep(soap_url: str, **options: Any) -> Iterator[Any]:
+    """A zeep client of its own loading the emulator's `?wsdl`; its sockets closed after."""
+    import zeep
+
+    client = zeep.Client(own_wsdl(soap_url), **options)
+    try:
+        yield client
+    finally:
+        client.transport.session.close()  # before the GC warns about them
 
 
 def service_at(client: Any, soap_url: str) -> Any:

@@ -1,4 +1,4 @@
-"""The payment lifecycle as a merchant's zeep client (built from the real WSDL) sees it."""
+"""The payment lifecycle as a merchant's zeep client (built from the emulator's WSDL) sees it."""
 
 from __future__ import annotations
 

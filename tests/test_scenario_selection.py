@@ -19,7 +19,6 @@ import zeep
 import zeep.exceptions
 
 from tests.merchant import Merchant
-from tests.reference import reference_path
 from tests.shop import Control, Shop
 from tests.test_cli import serving
 from tests.wire import context_xml, envelope, post, send_invoice_xml
@@ -171,7 +170,9 @@ def test_serve_scenario_file_is_the_default(tmp_path: Path):
         assert control.ok("GET", "/scenario")["scenario"]["name"] == "my-shop"
 
 
-def test_two_terminals_with_different_scenarios_run_concurrently_apart(emulator, receiver):
+def test_two_terminals_with_different_scenarios_run_concurrently_apart(
+    emulator, receiver, new_zeep_client
+):
     control = Control(emulator.url)
     control.ok("PUT", "/terminals/ci-job-a/scenario", {"name": "pay-after-polls"})
     control.ok("PUT", "/terminals/ci-job-b/scenario", {"name": "fail"})
@@ -179,8 +180,8 @@ def test_two_terminals_with_different_scenarios_run_concurrently_apart(emulator,
     seen: dict[str, list[tuple[str, list[str]]]] = {}
     errors: list[BaseException] = []
     # A client of its own per job, built here: whatever may skip the test must not run in a job.
-    wsdl = str(reference_path())
-    shops = {t: Shop(emulator, zeep.Client(wsdl), receiver, t) for t in ("ci-job-a", "ci-job-b")}
+    clients = {t: new_zeep_client(emulator) for t in ("ci-job-a", "ci-job-b")}
+    shops = {t: Shop(emulator, client, receiver, t) for t, client in clients.items()}
 
     def job(terminal: str) -> None:
         try:

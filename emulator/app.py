@@ -73,7 +73,7 @@ def create_app(
     control.add_routes(app, backend)
     app_api.add_routes(app, backend)
     notifier = app[NOTIFIER] = Notifier(backend, settings)
-    dashboard.setup(app, backend, notifier)
+    dashboard.setup(app, backend, notifier.subscribe)
     control.add_fallback(app)  # last: any other /_emulator/... path answers JSON
     app.cleanup_ctx.append(_deadline_sweeper(backend, OldObjects() if freeze_heap else None))
     app.cleanup_ctx.append(notifier.lifespan)

@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +26,6 @@ from aiohttp import web
 from emulator.backend import Event, SeqrBackend
 from emulator.control import PREFIX
 from emulator.journal import Attempt
-from emulator.notifier import Notifier
 from emulator.views import attempt, invoice_summary
 
 STATIC = Path(__file__).parent / "static"
@@ -142,12 +142,17 @@ async def index(request: web.Request) -> web.FileResponse:
     )
 
 
-def setup(app: web.Application, backend: SeqrBackend, notifier: Notifier) -> None:
-    """Serve the dashboard on `app` and connect it to the backend's and notifier's news."""
+def setup(
+    app: web.Application,
+    backend: SeqrBackend,
+    attempts: Callable[[Callable[[Attempt], None]], None],
+) -> None:
+    """Serve the dashboard on `app` and connect it to the backend's news; `attempts`
+    subscribes a listener to notification attempts (the notifier's `subscribe`)."""
     hub = EventHub(backend)
     backend.subscribe(hub.on_backend_event)
     backend.on_reset(hub.on_reset)
-    notifier.subscribe(hub.on_attempt)
+    attempts(hub.on_attempt)
     app.on_shutdown.append(hub.close)
     app.router.add_get("/", index)
 

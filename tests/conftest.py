@@ -1,15 +1,16 @@
 """Shared fixtures: real emulators on random loopback ports and real SOAP clients against them.
 
+The SOAP clients load the emulator's own WSDL (`?wsdl`), so the suite needs nothing beside
+the project; clients built from the real WSDL are tested in test_reference_wsdl_clients.
 Every SOAP answer any test receives is validated against the schema of the reference WSDL
-(when it is beside the project); a test whose answers do not validate fails at teardown.
+where it is beside the project, else against the emulator's own published schema; a test
+whose answers do not validate fails at teardown.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
-import json
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -20,14 +21,10 @@ from lxml import etree
 from emulator.app import FAULT_HEADER, create_app
 from emulator.server import EmulatorServer
 from emulator.settings import Settings
-from tests.reference import REFERENCE_DIR, reference_path, reference_schema
+from tests.reference import REFERENCE_DIR, TYPES_DOCUMENT, reference_schema
+from tests.shop import PASSWORD, TERMINAL, Control, own_wsdl, own_zeep, service_at
 
 SOAP_ENV = "http://schemas.xmlsoap.org/soap/envelope/"
-REFERENCE_BINDING = (
-    "{http://external.interfaces.ers.seamless.com/}ERSWSExternalClientServiceServiceSoapBinding"
-)
-TERMINAL = {"id": "ci-terminal-1", "type": "TERMINALID"}
-PASSWORD = "terminal-secret"
 
 
 OWN_ONLY = frozenset({"getClientSessionInfoResponse"})
@@ -43,23 +40,24 @@ def own_schema() -> etree.XMLSchema:
 
 
 class SchemaAudit:
-    """Collects SOAP answers that do not validate against the reference schema."""
+    """Collects SOAP answers that do not validate: against the reference schema where it is
+    beside the project, else against the emulator's own (what its `?wsdl` promises)."""
 
     def __init__(self) -> None:
         self.problems: list[str] = []
         self.checked = 0
-        self.enabled = (REFERENCE_DIR / "ERSWSExternalClientService.wsdl").is_file()
+        self.with_reference = (REFERENCE_DIR / TYPES_DOCUMENT).is_file()
+        self.against = "the reference" if self.with_reference else "the emulator's own"
 
     def check(self, body: bytes) -> None:
-        if not self.enabled:
-            return
         root = etree.fromstring(body)
         payload = root.find(f"{{{SOAP_ENV}}}Body")[0]
         if payload.tag == f"{{{SOAP_ENV}}}Fault":
             return
         # getClientSessionInfo is not in the 2013 WSDL: its answers are held to our own schema.
         local = payload.tag.rsplit("}", 1)[-1]
-        schema = own_schema() if local in OWN_ONLY else reference_schema()
+        reference = self.with_reference and local not in OWN_ONLY
+        schema = reference_schema() if reference else own_schema()
         self.checked += 1
         if not schema.validate(payload):
             self.problems.append(f"{payload.tag}: {schema.error_log.last_error}\n{body.decode()}")
@@ -97,9 +95,8 @@ def _answers_validate(schema_audit: SchemaAudit) -> Iterator[None]:
     schema_audit.take()
     yield
     problems = schema_audit.take()
-    assert not problems, "answers that do not validate against the reference schema:\n" + "\n".join(
-        problems
-    )
+    against = f"answers that do not validate against {schema_audit.against} schema:\n"
+    assert not problems, against + "\n".join(problems)
 
 
 @pytest.fixture(scope="session")
@@ -139,21 +136,31 @@ def start_emulator(schema_audit: SchemaAudit) -> Iterator[Callable[..., Emulator
 
 
 @pytest.fixture(scope="session")
-def _zeep_client() -> Any:
+def _zeep_client(_session_server: EmulatorServer) -> Iterator[Any]:
+    """zeep built from the emulator's own `?wsdl`, as a merchant's integration would load it."""
     import zeep
 
-    return zeep.Client(str(reference_path()))
+    client = zeep.Client(own_wsdl(_session_server.soap_url))
+    yield client
+    client.transport.session.close()
+
+
+@pytest.fixture
+def new_zeep_client() -> Iterator[Callable[[EmulatorServer], Any]]:
+    """Factory: a zeep client of its own from the server's `?wsdl`, closed after the test."""
+    with contextlib.ExitStack() as stack:
+        yield lambda server: stack.enter_context(own_zeep(server.soap_url))
 
 
 @pytest.fixture
 def zeep_service(_zeep_client: Any, emulator: EmulatorServer) -> Any:
-    """zeep built from the reference WSDL, only the address pointing at the emulator."""
-    return _zeep_client.create_service(REFERENCE_BINDING, emulator.soap_url)
+    """zeep built from the emulator's own WSDL, pointing at this test's emulator."""
+    return service_at(_zeep_client, emulator.soap_url)
 
 
 @pytest.fixture
 def zeep_for(_zeep_client: Any) -> Callable[[EmulatorServer], Any]:
-    return lambda server: _zeep_client.create_service(REFERENCE_BINDING, server.soap_url)
+    return lambda server: service_at(_zeep_client, server.soap_url)
 
 
 @pytest.fixture
@@ -167,69 +174,7 @@ def context() -> dict[str, Any]:
     }
 
 
-def make_invoice(total: str = "100.00", **extra: Any) -> dict[str, Any]:
-    invoice: dict[str, Any] = {
-        "paymentMode": "IMMEDIATE_DEBIT",
-        "acknowledgmentMode": "NO_ACKNOWLEDGMENT",
-        "title": "Order 1001",
-        "clientInvoiceId": "1001",
-        "invoiceRows": {
-            "invoiceRow": [
-                {
-                    "itemDescription": "T-shirt",
-                    "itemQuantity": "2",
-                    "itemTotalAmount": {"currency": "SEK", "value": total},
-                }
-            ]
-        },
-        "totalAmount": {"currency": "SEK", "value": total},
-        "backURL": "https://shop.example/done?order=1001",
-    }
-    invoice.update(extra)
-    return invoice
-
-
 # --- the control API ------------------------------------------------------------------------
-
-
-class Control:
-    """The emulated customer's buttons, over real HTTP."""
-
-    def __init__(self, base: str) -> None:
-        self.base = base + "/_emulator"
-
-    def request(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
-        data = None if body is None else json.dumps(body).encode()
-        req = urllib.request.Request(self.base + path, data=data, method=method)
-        req.add_header("Content-Type", "application/json")
-        try:
-            with urllib.request.urlopen(req, timeout=10) as resp:
-                return resp.status, json.loads(resp.read() or b"null")
-        except urllib.error.HTTPError as err:
-            return err.code, json.loads(err.read() or b"null")
-
-    def ok(self, method: str, path: str, body: Any = None) -> Any:
-        status, payload = self.request(method, path, body)
-        assert status == 200, (status, payload)
-        return payload
-
-    def pay(self, ref: str, **body: Any) -> Any:
-        return self.ok("POST", f"/invoices/{ref}/pay", body or None)
-
-    def scan(self, ref: str, **body: Any) -> Any:
-        return self.ok("POST", f"/invoices/{ref}/scan", body or None)
-
-    def cancel(self, ref: str) -> Any:
-        return self.ok("POST", f"/invoices/{ref}/cancel")
-
-    def fail(self, ref: str) -> Any:
-        return self.ok("POST", f"/invoices/{ref}/fail")
-
-    def invoice(self, ref: str) -> Any:
-        return self.ok("GET", f"/invoices/{ref}")
-
-    def advance(self, seconds: float) -> Any:
-        return self.ok("POST", "/clock/advance", {"seconds": seconds})
 
 
 @pytest.fixture

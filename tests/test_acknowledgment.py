@@ -4,51 +4,41 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import Control, make_invoice
+from tests.shop import Control, paid, send, status
 from tests.wire import context_xml, envelope, post, send_invoice_xml
-
-
-def _paid(service, context, control: Control) -> str:
-    ref = service.sendInvoice(context=context, invoice=make_invoice()).invoiceReference
-    control.pay(ref)
-    return ref
-
-
-def _status(service, context, ref):
-    return service.getPaymentStatus(context=context, invoiceReference=ref, invoiceVersion=0)
 
 
 def test_unacknowledged_payment_is_reversed_after_the_window(
     emulator, zeep_service, context, control
 ):
-    ref = _paid(zeep_service, context, control)
+    ref = paid(zeep_service, context, control)
     control.advance(19.9)
     assert control.invoice(ref)["status"] == "PAID"
     control.advance(0.2)
     view = control.invoice(ref)
     assert view["status"] == "CANCELED"
     assert "reversed" in view["history"][-1]["event"]
-    reversed_ = _status(zeep_service, context, ref)
+    reversed_ = status(zeep_service, context, ref)
     assert (reversed_.status, reversed_.version) == ("CANCELED", 2)
     assert reversed_.ersReference is None and reversed_.receipt is None
 
 
 def test_polling_acknowledges_the_payment(zeep_service, context, control):
-    ref = _paid(zeep_service, context, control)
-    assert _status(zeep_service, context, ref).status == "PAID"
+    ref = paid(zeep_service, context, control)
+    assert status(zeep_service, context, ref).status == "PAID"
     control.advance(3600)
-    assert _status(zeep_service, context, ref).status == "PAID"
+    assert status(zeep_service, context, ref).status == "PAID"
     assert control.invoice(ref)["payment"]["acknowledged"] is True
 
 
 def test_a_late_poll_sees_the_reversal_not_the_payment(zeep_service, context, control):
-    ref = _paid(zeep_service, context, control)
+    ref = paid(zeep_service, context, control)
     control.advance(25)
-    assert _status(zeep_service, context, ref).status == "CANCELED"
+    assert status(zeep_service, context, ref).status == "CANCELED"
 
 
 def test_submit_payment_receipt_acknowledges_too(zeep_service, context, control):
-    ref = _paid(zeep_service, context, control)
+    ref = paid(zeep_service, context, control)
     ers = control.invoice(ref)["payment"]["ersReference"]
     assert zeep_service.submitPaymentReceipt(context=context, ersReference=ers).resultCode == 0
     control.advance(60)
@@ -63,9 +53,9 @@ def test_submit_payment_receipt_acknowledges_too(zeep_service, context, control)
 def test_window_from_settings(start_emulator, zeep_for, context, window, wait, expected):
     server = start_emulator(ack_window=window)
     service, control = zeep_for(server), Control(server.url)
-    ref = _paid(service, context, control)
+    ref = paid(service, context, control)
     control.advance(wait)
-    assert _status(service, context, ref).status == expected
+    assert status(service, context, ref).status == expected
 
 
 def test_reversal_happens_without_any_request(start_emulator, zeep_for, context):
@@ -78,17 +68,16 @@ def test_reversal_happens_without_any_request(start_emulator, zeep_for, context)
     server.call(
         lambda: server.backend.subscribe(lambda e: e.kind == "reversed" and reversed_.set())
     )
-    _paid(service, context, control)
+    paid(service, context, control)
     server.call(lambda: server.backend.clock.advance(21))  # no backend verb runs the heap
     assert reversed_.wait(5), "the sweeper did not reverse the payment"
 
 
 def test_reservation_without_timeout_waits_for_the_commit(zeep_service, context, control):
-    invoice = make_invoice(paymentMode="RESERVATION_REQUIRED")
-    ref = zeep_service.sendInvoice(context=context, invoice=invoice).invoiceReference
+    ref = send(zeep_service, context, paymentMode="RESERVATION_REQUIRED")
     control.pay(ref)
     control.advance(3600)
-    assert _status(zeep_service, context, ref).status == "RESERVED"
+    assert status(zeep_service, context, ref).status == "RESERVED"
 
 
 def test_commit_reservation_timeout_lapses_the_reservation(emulator, control):

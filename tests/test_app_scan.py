@@ -14,7 +14,7 @@ import pytest
 
 from emulator import cli
 from emulator.settings import load_config
-from tests.conftest import Control, make_invoice
+from tests.shop import Control, make_invoice
 from tests.test_external_service import PAGE_KEYS, PAGES, define
 
 # --- what the app does with what it scans -------------------------------------------------------

@@ -1,4 +1,7 @@
-"""The benchmark runs, in a tiny configuration, so the published figures never rot."""
+"""The benchmark runs, in a tiny configuration, so the published figures never rot.
+
+Marked `bench`: the default run leaves it out, `pytest -m bench` runs it.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +10,8 @@ import sys
 from pathlib import Path
 
 import pytest
+
+pytestmark = pytest.mark.bench
 
 BENCH = Path(__file__).resolve().parents[1] / "bench" / "run.py"
 ROWS = [

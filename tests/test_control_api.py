@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-from tests.conftest import Control, make_invoice
-
-
-def _send(service, context, **extra) -> str:
-    return service.sendInvoice(context=context, invoice=make_invoice(**extra)).invoiceReference
+from tests.shop import Control, send
 
 
 def test_list_and_show_invoices(zeep_service, context, control: Control):
-    first = _send(zeep_service, context)
-    second = _send(zeep_service, context, title="Second")
+    first = send(zeep_service, context)
+    second = send(zeep_service, context, title="Second")
     listed = control.ok("GET", "/invoices")["invoices"]
     assert [i["reference"] for i in listed] == [first, second]
     view = control.invoice(second)
@@ -23,7 +19,7 @@ def test_list_and_show_invoices(zeep_service, context, control: Control):
 
 
 def test_pay_answers_with_state_and_back_url(zeep_service, context, control):
-    ref = _send(zeep_service, context)
+    ref = send(zeep_service, context)
     paid = control.pay(ref)
     assert paid["status"] == "PAID" and paid["version"] == 1
     assert paid["backURL"] == "https://shop.example/done?order=1001"
@@ -31,9 +27,9 @@ def test_pay_answers_with_state_and_back_url(zeep_service, context, control):
 
 
 def test_reservation_mode_pay_reserves(zeep_service, context, control):
-    ref = _send(zeep_service, context, paymentMode="RESERVATION_REQUIRED")
+    ref = send(zeep_service, context, paymentMode="RESERVATION_REQUIRED")
     assert control.pay(ref)["status"] == "RESERVED"
-    desired = _send(zeep_service, context, paymentMode="RESERVATION_DESIRED")
+    desired = send(zeep_service, context, paymentMode="RESERVATION_DESIRED")
     assert control.pay(desired, reserve=False)["status"] == "PAID"
 
 
@@ -45,7 +41,7 @@ def test_unknown_reference_is_404_with_a_message(control):
 
 
 def test_forbidden_moves_are_409(zeep_service, context, control):
-    ref = _send(zeep_service, context)
+    ref = send(zeep_service, context)
     control.pay(ref)
     for action in ("scan", "pay", "cancel", "fail"):
         status, body = control.request("POST", f"/invoices/{ref}/{action}")
@@ -53,14 +49,14 @@ def test_forbidden_moves_are_409(zeep_service, context, control):
 
 
 def test_scan_marks_the_payment_in_progress(zeep_service, context, control):
-    ref = _send(zeep_service, context)
+    ref = send(zeep_service, context)
     scanned = control.scan(ref)
     assert scanned["status"] == "ISSUED" and scanned["inProgress"] is True
     assert scanned["version"] == 0
 
 
 def test_reset_forgets_everything(zeep_service, context, control):
-    ref = _send(zeep_service, context)
+    ref = send(zeep_service, context)
     assert control.ok("POST", "/reset") == {"reset": True}
     assert control.ok("GET", "/invoices")["invoices"] == []
     assert control.request("GET", f"/invoices/{ref}")[0] == 404
@@ -77,7 +73,7 @@ def test_clock_advances_only_forward(control):
 def test_concurrent_payments_of_one_invoice_succeed_once(zeep_service, context, control):
     from concurrent.futures import ThreadPoolExecutor
 
-    ref = _send(zeep_service, context)
+    ref = send(zeep_service, context)
     with ThreadPoolExecutor(8) as pool:
         statuses = list(
             pool.map(lambda _: control.request("POST", f"/invoices/{ref}/pay")[0], range(8))
@@ -88,7 +84,7 @@ def test_concurrent_payments_of_one_invoice_succeed_once(zeep_service, context, 
 def test_concurrent_refunds_never_exceed_the_payment(zeep_service, context, control):
     from concurrent.futures import ThreadPoolExecutor
 
-    ref = _send(zeep_service, context, total="100.00")
+    ref = send(zeep_service, context, total="100.00")
     control.pay(ref)
     ers = control.invoice(ref)["payment"]["ersReference"]
 

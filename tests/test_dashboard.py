@@ -25,8 +25,8 @@ from selenium.webdriver.support.ui import WebDriverWait
 from emulator.backend import SeqrBackend
 from emulator.dashboard import QUEUE_LIMIT, EventHub
 from emulator.settings import Settings
-from tests.conftest import make_invoice
 from tests.merchant import Merchant
+from tests.shop import send
 
 CHROMIUM = next(filter(None, map(shutil.which, ("chromium", "chromium-browser"))), None)
 CHROMEDRIVER = shutil.which("chromedriver")
@@ -86,12 +86,6 @@ def text(driver: webdriver.Chrome, css: str) -> str | None:
 
 def click(driver: webdriver.Chrome, css: str) -> None:
     until(driver, lambda d: d.find_element(By.CSS_SELECTOR, css).click() or True)
-
-
-def send(service: Any, context: dict, **extra: Any) -> str:
-    answer = service.sendInvoice(context=context, invoice=make_invoice(**extra))
-    assert answer.resultCode == 0
-    return answer.invoiceReference
 
 
 def row(ref: str) -> str:

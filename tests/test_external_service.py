@@ -3,9 +3,9 @@
 The coffee shop below is what a merchant builds from the guide: four pages (order, success,
 failure, cancel) and a backend that trades the app's token for the customer
 (getClientSessionInfo), issues an invoice with a notificationUrl, and asks for the status
-when notified. It is a real aiohttp server; its SOAP client for the payment operations is
-zeep built from the reference WSDL, and for getClientSessionInfo, which that 2013 WSDL lacks,
-zeep loading the emulator's `?wsdl` (what PHP's SoapClient needs too). The test plays the
+when notified. It is a real aiohttp server; its SOAP clients are zeep loading the emulator's
+own `?wsdl`, which has getClientSessionInfo (the 2013 WSDL lacks it; PHP's SoapClient needs
+the served one too): one for the payment operations, one for the session. The test plays the
 phone: it scans, opens pages the way the app's web view would, and pays through the control
 API.
 """
@@ -24,11 +24,10 @@ from contextlib import contextmanager
 from typing import Any
 
 import pytest
-import zeep
 from aiohttp import web
 
 from emulator.server import EmulatorServer, ThreadedApp
-from tests.conftest import Control, make_invoice
+from tests.shop import Control, make_invoice, own_zeep
 from tests.test_php_client import PHP_DIR, PHP_TIMEOUT, _php_with_soap
 
 TOKEN = re.compile(r"^\d{10}-\d{8}$")
@@ -165,11 +164,8 @@ def open_page(url: str) -> str:
 @contextmanager
 def served_client(soap_url: str) -> Iterator[Any]:
     """zeep loading the emulator's own `?wsdl`, the way PHP's SoapClient would."""
-    client = zeep.Client(soap_url + "?wsdl")
-    try:
+    with own_zeep(soap_url) as client:
         yield client.service
-    finally:
-        client.transport.session.close()  # its sockets, before the GC warns about them
 
 
 @pytest.fixture(scope="module")

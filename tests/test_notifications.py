@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import time
 from datetime import UTC, datetime
-from typing import Any
 
 import pytest
 
@@ -17,32 +16,10 @@ from emulator.journal import NotificationJournal, Outcome
 from emulator.notifier import Notification
 from emulator.scenario.model import DELIVER, Delivery, NotificationPlan
 from emulator.server import EmulatorServer
-from tests.conftest import Control, make_invoice
 from tests.merchant import Merchant, closed_port_url
+from tests.shop import Control, attempts, send, wait_attempts
 
 FORM = "application/x-www-form-urlencoded"
-
-
-def send(service: Any, context: dict, notify: str, **extra: Any) -> str:
-    invoice = make_invoice(notificationUrl=notify, **extra)
-    answer = service.sendInvoice(context=context, invoice=invoice)
-    assert answer.resultCode == 0, answer
-    return answer.invoiceReference
-
-
-def attempts(control: Control, ref: str) -> list[dict]:
-    return control.ok("GET", f"/notifications?invoice={ref}")["notifications"]
-
-
-def wait_attempts(control: Control, ref: str, count: int = 1, timeout: float = 10.0) -> list[dict]:
-    """The invoice's attempts once there are `count` of them (polled, bounded)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        found = attempts(control, ref)
-        if len(found) >= count or time.monotonic() > deadline:
-            assert len(found) >= count, f"expected {count} attempts for {ref}, got {found}"
-            return found
-        time.sleep(0.01)
 
 
 @pytest.fixture
@@ -54,7 +31,11 @@ def merchant():
 def test_paid_invoice_posts_the_four_fields_once_keeping_the_query(
     zeep_service, context, control, merchant
 ):
-    ref = send(zeep_service, context, merchant.url("/seqr/notify?order=1001&notification=true"))
+    ref = send(
+        zeep_service,
+        context,
+        notificationUrl=merchant.url("/seqr/notify?order=1001&notification=true"),
+    )
     paid = control.pay(ref)
 
     [made] = wait_attempts(control, ref)
@@ -81,7 +62,7 @@ def test_paid_invoice_posts_the_four_fields_once_keeping_the_query(
 
 def test_slow_merchant_never_holds_up_pay_or_the_status_poll(zeep_service, context, control):
     with Merchant(hold=True) as slow:
-        ref = send(zeep_service, context, slow.url())
+        ref = send(zeep_service, context, notificationUrl=slow.url())
         assert control.pay(ref)["status"] == "PAID"
         assert slow.answered == 0
         assert slow.wait_for(lambda m: len(m.received) == 1), "the notification never arrived"
@@ -98,7 +79,7 @@ def test_slow_merchant_never_holds_up_pay_or_the_status_poll(zeep_service, conte
 
 def test_merchant_down_is_recorded_and_changes_nothing_else(zeep_service, context, control):
     url = closed_port_url("/notify?order=7")
-    ref = send(zeep_service, context, url)
+    ref = send(zeep_service, context, notificationUrl=url)
     paid = control.pay(ref)
 
     [made] = wait_attempts(control, ref)
@@ -113,7 +94,7 @@ def test_merchant_down_is_recorded_and_changes_nothing_else(zeep_service, contex
 
 def test_merchant_error_status_is_a_failed_attempt(zeep_service, context, control):
     with Merchant(status=500) as broken:
-        ref = send(zeep_service, context, broken.url())
+        ref = send(zeep_service, context, notificationUrl=broken.url())
         control.pay(ref)
         [made] = wait_attempts(control, ref)
     assert made["outcome"] == "failed" and made["statusCode"] == 500
@@ -125,7 +106,7 @@ def test_a_merchant_slower_than_the_timeout_fails_the_attempt(start_emulator, ze
     server = start_emulator(notification_timeout=0.2)
     control = Control(server.url)
     with Merchant(hold=True) as slow:
-        ref = send(zeep_for(server), context, slow.url())
+        ref = send(zeep_for(server), context, notificationUrl=slow.url())
         control.pay(ref)
         [made] = wait_attempts(control, ref)
         assert made["outcome"] == "failed" and "timed out" in made["error"]
@@ -133,11 +114,11 @@ def test_a_merchant_slower_than_the_timeout_fails_the_attempt(start_emulator, ze
 
 
 def test_cancel_and_fail_send_nothing(zeep_service, context, control, merchant):
-    canceled = send(zeep_service, context, merchant.url("/n?i=canceled"))
-    failed = send(zeep_service, context, merchant.url("/n?i=failed"))
+    canceled = send(zeep_service, context, notificationUrl=merchant.url("/n?i=canceled"))
+    failed = send(zeep_service, context, notificationUrl=merchant.url("/n?i=failed"))
     control.cancel(canceled)
     control.fail(failed)
-    paid = send(zeep_service, context, merchant.url("/n?i=paid"))
+    paid = send(zeep_service, context, notificationUrl=merchant.url("/n?i=paid"))
     control.pay(paid)
     wait_attempts(control, paid)
     assert [r.query["i"] for r in merchant.received] == ["paid"]
@@ -147,7 +128,9 @@ def test_cancel_and_fail_send_nothing(zeep_service, context, control, merchant):
 def test_reservation_notifies_when_reserved_and_again_when_committed(
     zeep_service, context, control, merchant
 ):
-    ref = send(zeep_service, context, merchant.url(), paymentMode="RESERVATION_REQUIRED")
+    ref = send(
+        zeep_service, context, notificationUrl=merchant.url(), paymentMode="RESERVATION_REQUIRED"
+    )
     assert control.pay(ref)["status"] == "RESERVED"
     [reserved] = wait_attempts(control, ref)
     assert reserved["event"] == "reserved" and reserved["outcome"] == "delivered"
@@ -161,7 +144,7 @@ def test_reservation_notifies_when_reserved_and_again_when_committed(
 def test_reservation_notice_can_be_switched_off(start_emulator, zeep_for, context, merchant):
     server = start_emulator(notify_on_reserved=False)
     control, service = Control(server.url), zeep_for(server)
-    ref = send(service, context, merchant.url(), paymentMode="RESERVATION_REQUIRED")
+    ref = send(service, context, notificationUrl=merchant.url(), paymentMode="RESERVATION_REQUIRED")
     control.pay(ref)
     assert service.commitReservation(context=context, invoiceReference=ref).resultCode == 0
     [only] = wait_attempts(control, ref)
@@ -171,7 +154,7 @@ def test_reservation_notice_can_be_switched_off(start_emulator, zeep_for, contex
 def test_a_payment_made_off_the_event_loop_is_delivered_too(emulator, zeep_service, context):
     control = Control(emulator.url)
     with Merchant() as endpoint:
-        ref = send(zeep_service, context, endpoint.url())
+        ref = send(zeep_service, context, notificationUrl=endpoint.url())
         emulator.backend.pay(ref)  # this thread, not the server's
         [made] = wait_attempts(control, ref)
     assert made["outcome"] == "delivered"
@@ -180,8 +163,8 @@ def test_a_payment_made_off_the_event_loop_is_delivered_too(emulator, zeep_servi
 def test_journal_is_listed_newest_last_and_forgotten_on_reset(
     zeep_service, context, control, merchant
 ):
-    first = send(zeep_service, context, merchant.url("/a"))
-    second = send(zeep_service, context, merchant.url("/b"))
+    first = send(zeep_service, context, notificationUrl=merchant.url("/a"))
+    second = send(zeep_service, context, notificationUrl=merchant.url("/b"))
     control.pay(first)
     wait_attempts(control, first)
     control.pay(second)
@@ -214,11 +197,11 @@ def planned_server(start_emulator, zeep_for, merchant):
 def test_drop_sends_nothing_and_says_so(planned_server, context, merchant):
     server, control, service = planned_server
     planned(server, {"lost": NotificationPlan(Delivery.DROP)})
-    lost = send(service, context, merchant.url("/n?i=lost"), clientInvoiceId="lost")
+    lost = send(service, context, notificationUrl=merchant.url("/n?i=lost"), clientInvoiceId="lost")
     control.pay(lost)
     [made] = wait_attempts(control, lost)
     assert made["outcome"] == "dropped" and made["action"] == "drop"
-    kept = send(service, context, merchant.url("/n?i=kept"), clientInvoiceId="kept")
+    kept = send(service, context, notificationUrl=merchant.url("/n?i=kept"), clientInvoiceId="kept")
     control.pay(kept)
     wait_attempts(control, kept)
     assert [r.query["i"] for r in merchant.received] == ["kept"]
@@ -227,7 +210,7 @@ def test_drop_sends_nothing_and_says_so(planned_server, context, merchant):
 def test_duplicate_posts_the_same_notification_n_times(planned_server, context, merchant):
     server, control, service = planned_server
     planned(server, {"twice": NotificationPlan(Delivery.DUPLICATE, copies=3)})
-    ref = send(service, context, merchant.url(), clientInvoiceId="twice")
+    ref = send(service, context, notificationUrl=merchant.url(), clientInvoiceId="twice")
     control.pay(ref)
     made = wait_attempts(control, ref, 3)
     assert [a["outcome"] for a in made] == ["delivered"] * 3
@@ -238,7 +221,7 @@ def test_duplicate_posts_the_same_notification_n_times(planned_server, context, 
 def test_delay_sends_later(planned_server, context, merchant):
     server, control, service = planned_server
     planned(server, {"later": NotificationPlan(Delivery.DELAY, delay=0.05)})
-    ref = send(service, context, merchant.url(), clientInvoiceId="later")
+    ref = send(service, context, notificationUrl=merchant.url(), clientInvoiceId="later")
     control.pay(ref)
     [made] = wait_attempts(control, ref)
     assert made["outcome"] == "delivered" and made["action"] == "delay"
@@ -247,7 +230,7 @@ def test_delay_sends_later(planned_server, context, merchant):
 def test_shutdown_cancels_and_awaits_deliveries_still_waiting(planned_server, context, merchant):
     server, control, service = planned_server
     planned(server, {"never": NotificationPlan(Delivery.DELAY, delay=3600)})
-    ref = send(service, context, merchant.url(), clientInvoiceId="never")
+    ref = send(service, context, notificationUrl=merchant.url(), clientInvoiceId="never")
     control.pay(ref)
     notifier = server.app[NOTIFIER]
     deadline = time.monotonic() + 10
@@ -270,7 +253,9 @@ def test_delivery_plans_are_validated():
 
 
 def test_an_invoice_without_notification_url_sends_nothing(zeep_service, context, emulator):
-    ref = send(zeep_service, context, "https://shop.example/n?x=1", clientInvoiceId="")
+    ref = send(
+        zeep_service, context, notificationUrl="https://shop.example/n?x=1", clientInvoiceId=""
+    )
     invoice = emulator.backend.invoice(ref)
     made = Notification.of(invoice, "paid")
     assert made is not None and dict(made.form)["clientInvoiceId"] == ""

@@ -25,8 +25,9 @@ from lxml import etree
 
 from emulator.server import EmulatorServer
 from emulator.settings import SOAP_PATHS
-from tests.conftest import SOAP_ENV, Control
+from tests.conftest import SOAP_ENV
 from tests.reference import reference_path
+from tests.shop import Control
 
 PHP_DIR = Path(__file__).parent / "php"
 PHP_TIMEOUT = 30.0
@@ -200,12 +201,16 @@ def test_prestashop_and_magento_shapes_pay_refund_and_cancel(
 # --- the reference WSDL ---------------------------------------------------------------------
 
 
+@pytest.fixture
+def reference_wsdl() -> Path:
+    return reference_path()
+
+
 @pytest.mark.parametrize("path", SOAP_PATHS)
 def test_client_built_from_the_reference_wsdl_pays_through_location(
-    php: RunPhp, emulator: EmulatorServer, control: Control, path: str
+    php: RunPhp, emulator: EmulatorServer, control: Control, reference_wsdl: Path, path: str
 ) -> None:
-    wsdl = reference_path()
-    out = php("reference_wsdl.php", str(wsdl), emulator.url + path, emulator.url)
+    out = php("reference_wsdl.php", str(reference_wsdl), emulator.url + path, emulator.url)
 
     missing = set(out["reference_types"]) - set(out["served_types"])
     assert not missing, f"types PHP reads from the reference WSDL but not the served one: {missing}"

@@ -6,7 +6,6 @@ from __future__ import annotations
 import io
 import re
 import urllib.request
-from typing import Any
 from xml.etree import ElementTree
 
 import pytest
@@ -16,15 +15,9 @@ from qrcode.util import MODE_ALPHA_NUM, QRData
 
 from emulator import qr
 from emulator.domain import seqr_urls
-from tests.conftest import make_invoice
+from tests.shop import accepted_invoice
 
 SIDE = 33 + 2 * 2  # QR version 4 is 33 modules wide; a quiet zone of 2 on each side
-
-
-def send(service: Any, context: dict) -> Any:
-    answer = service.sendInvoice(context=context, invoice=make_invoice())
-    assert answer.resultCode == 0
-    return answer
 
 
 def fetch(url: str) -> tuple[str, bytes]:
@@ -39,7 +32,7 @@ def decode(image: Image.Image) -> zxingcpp.Barcode:
 
 
 def test_png_decodes_to_the_invoice_qr_url(emulator, zeep_service, context):
-    answer = send(zeep_service, context)
+    answer = accepted_invoice(zeep_service, context)
     kind, body = fetch(f"{emulator.url}/_emulator/invoices/{answer.invoiceReference}/qr.png")
     assert kind == "image/png"
     image = Image.open(io.BytesIO(body))
@@ -68,7 +61,7 @@ def _rasterise(svg: bytes, scale: int = 8) -> tuple[Image.Image, str]:
 
 
 def test_svg_decodes_to_the_same_url_one_unit_per_module(emulator, zeep_service, context):
-    answer = send(zeep_service, context)
+    answer = accepted_invoice(zeep_service, context)
     kind, body = fetch(f"{emulator.url}/_emulator/invoices/{answer.invoiceReference}/qr.svg")
     assert kind == "image/svg+xml"
     image, view_box = _rasterise(body)
@@ -85,7 +78,7 @@ def test_payload_is_upper_case_and_fits_alphanumeric_mode():
 
 
 def test_control_view_shows_code_and_deep_link(zeep_service, context, control):
-    answer = send(zeep_service, context)
+    answer = accepted_invoice(zeep_service, context)
     view = control.invoice(answer.invoiceReference)
     assert view["invoiceQRCode"] == answer.invoiceQRCode
     assert view["deepLink"] == f"seqr://SEQR.SE/R{answer.invoiceReference}"
@@ -93,7 +86,7 @@ def test_control_view_shows_code_and_deep_link(zeep_service, context, control):
 
 def test_images_are_drawn_only_when_asked_for_and_then_cached(emulator, zeep_service, context):
     qr.render_png.cache_clear()
-    answer = send(zeep_service, context)
+    answer = accepted_invoice(zeep_service, context)
     zeep_service.getPaymentStatus(
         context=context, invoiceReference=answer.invoiceReference, invoiceVersion=0
     )
@@ -114,7 +107,7 @@ def test_unknown_invoice_has_no_image(control):
     "template", ["HTTP://SEQR.SE/R{ref}", "seqr://SEQR.SE/R{ref}", "  http://seqr.se/R{ref}  "]
 )
 def test_a_scanned_code_opens_its_invoice(zeep_service, context, control, template):
-    ref = send(zeep_service, context).invoiceReference
+    ref = accepted_invoice(zeep_service, context).invoiceReference
     code = urllib.request.quote(template.format(ref=ref))
     assert control.ok("GET", f"/lookup?code={code}")["reference"] == ref
 

@@ -16,7 +16,7 @@ import pytest
 from lxml import etree
 
 from tests import wire
-from tests.conftest import Control, make_invoice
+from tests.shop import Control, make_invoice
 from tests.test_terminals import new_till, reseller_context
 
 SHOP = "public_test_shop"

@@ -14,7 +14,7 @@ import pytest
 from emulator.scenario import ScenarioError, UnknownScenario, load_catalogue, load_file, resolve
 from emulator.scenario.loader import default_directory, from_mapping
 from emulator.scenario.model import Action, Trigger
-from tests.conftest import Control
+from tests.shop import Control
 
 GOOD_STEP = '[[steps]]\nwhen = "now"\ndo = "pay"\n'
 

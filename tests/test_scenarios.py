@@ -1,7 +1,7 @@
 """Every scenario of the catalogue, end to end, as a merchant's CI meets it.
 
 Each file in `scenarios/` is selected for a terminal of its own through the control API; zeep
-(from the reference WSDL) plays the merchant's SOAP client and a real aiohttp server its
+(from the emulator's own WSDL) plays the merchant's SOAP client and a real aiohttp server its
 notification endpoint. The expectation for each file below asserts what the merchant can see:
 statuses, result codes, notifications received, faults. A file without an expectation here
 fails the test, so the catalogue cannot grow untested.
@@ -25,10 +25,9 @@ from zeep.transports import Transport
 
 from emulator.server import EmulatorServer
 from emulator.settings import Settings
-from tests.conftest import audited_app, make_invoice
+from tests.conftest import audited_app
 from tests.merchant import Merchant
-from tests.reference import reference_path
-from tests.shop import Shop
+from tests.shop import Shop, make_invoice, own_zeep, service_at
 
 CATALOGUE = Path(__file__).resolve().parents[1] / "scenarios"
 FILES = sorted(CATALOGUE.glob("*.toml"))
@@ -345,11 +344,11 @@ def _truncated_response(shop: Shop) -> None:
 @expect("slow-response")
 def _slow_response(shop: Shop) -> None:
     # 30 emulator seconds at scale 100 take 0.3 s; this client gives up after 0.05 s.
-    impatient = zeep.Client(str(reference_path()), transport=Transport(operation_timeout=0.05))
-    service = impatient.create_service(next(iter(impatient.wsdl.bindings)), shop.server.soap_url)
     ref = shop.send()
-    with pytest.raises(requests.exceptions.Timeout):
-        service.getPaymentStatus(context=shop.context, invoiceReference=ref, invoiceVersion=0)
+    with own_zeep(shop.server.soap_url, transport=Transport(operation_timeout=0.05)) as impatient:
+        service = service_at(impatient, shop.server.soap_url)
+        with pytest.raises(requests.exceptions.Timeout):
+            service.getPaymentStatus(context=shop.context, invoiceReference=ref, invoiceVersion=0)
     _paid_and_notified(shop, ref)  # only the first poll was slow
 
 

@@ -8,7 +8,7 @@ import pytest
 from suds.client import Client
 
 from emulator.server import EmulatorServer
-from tests.conftest import PASSWORD, TERMINAL, Control
+from tests.shop import PASSWORD, TERMINAL, Control
 
 
 @pytest.fixture

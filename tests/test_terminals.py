@@ -13,7 +13,7 @@ from emulator.domain import terminals as tills
 from emulator.domain.errors import ResultCode, SeqrError
 from emulator.domain.model import Terminal
 from emulator.settings import PUBLIC_TEST_RESELLER, ResellerAccount, Settings, parse_resellers
-from tests.conftest import Control, make_invoice
+from tests.shop import Control, make_invoice, send, status
 
 HEX32 = re.compile(r"^[0-9a-f]{32}$")
 
@@ -52,16 +52,6 @@ def new_till(service: Any, name: str = "Till 1", password: str = "till-secret-1"
     answer = register(service, name, password)
     assert answer.resultCode == 0, answer
     return till_context(answer.terminalId, password)
-
-
-def send(service: Any, ctx: dict, total: str = "10.00", **invoice: Any) -> str:
-    answer = service.sendInvoice(context=ctx, invoice=make_invoice(total, **invoice))
-    assert answer.resultCode == 0, answer
-    return answer.invoiceReference
-
-
-def status(service: Any, ctx: dict, ref: str | None) -> Any:
-    return service.getPaymentStatus(context=ctx, invoiceReference=ref, invoiceVersion=0)
 
 
 # --- registerTerminal --------------------------------------------------------------------------

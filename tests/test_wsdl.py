@@ -23,7 +23,7 @@ from lxml import etree
 
 from emulator.soap.types import ANONYMOUS_TYPES
 from emulator.soap.wsdl import TYPES_DOCUMENT, render_service, render_types, write_published
-from tests.reference import SEQR_NS, XSD, reference_path
+from tests.reference import SEQR_NS, XSD, local_live_v2, reference_path
 
 WSDL = "http://schemas.xmlsoap.org/wsdl/"
 SOAP = "http://schemas.xmlsoap.org/wsdl/soap/"
@@ -466,15 +466,7 @@ def published_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def reference_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The live-v2 pair, its import pointed at the local copy of the types document."""
-    service = reference_path("live-v2/service.wsdl")
-    types = reference_path(f"live-v2/{TYPES_DOCUMENT}")
-    directory = tmp_path_factory.mktemp("live-v2")
-    tree = etree.parse(str(service), _PARSER)
-    for imported in tree.getroot().iterfind(_w("import")):
-        imported.set("location", TYPES_DOCUMENT)
-    tree.write(str(directory / "service.wsdl"), xml_declaration=True, encoding="UTF-8")
-    (directory / TYPES_DOCUMENT).write_bytes(types.read_bytes())
-    return directory
+    return local_live_v2(tmp_path_factory.mktemp("live-v2")).parent
 
 
 def _zeep_operations(client: zeep.Client) -> set[str]:

@@ -22,12 +22,7 @@ from emulator.domain.model import Customer
 from emulator.views import invoice_detail
 
 Json = dict[str, Any]
-PAGES = {
-    "orderUrl": "order_url",
-    "successUrl": "success_url",
-    "failureUrl": "failure_url",
-    "cancelUrl": "cancel_url",
-}
+PAGES = ext.PAGES
 
 
 def service_view(definition: ext.ServiceDefinition) -> Json:

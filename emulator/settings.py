@@ -20,6 +20,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from emulator.domain.services import PAGES
+
 SOAP_PATHS = (
     "/extclientproxy/service/v2",
     "/extclientproxy/service",
@@ -250,13 +252,7 @@ def parse_setting(name: str, raw: str, source: str) -> Any:
     return value
 
 
-_SERVICE_KEYS = {
-    "id": "id",
-    "orderUrl": "order_url",
-    "successUrl": "success_url",
-    "failureUrl": "failure_url",
-    "cancelUrl": "cancel_url",
-}
+_SERVICE_KEYS = {"id": "id", **PAGES}
 
 
 class ConfigError(SettingsError):

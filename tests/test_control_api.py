@@ -99,3 +99,13 @@ def test_concurrent_refunds_never_exceed_the_payment(zeep_service, context, cont
         codes = list(pool.map(refund, range(8)))
     assert sorted(codes) == [0, 0, 0] + [98] * 5
     assert control.invoice(ref)["refundedTotal"] == "90.00"
+
+
+def test_an_unknown_control_route_answers_json(control):
+    status, body = control.request("GET", "/no/such/thing")
+    assert status == 404 and "GET /_emulator/no/such/thing" in body["error"]
+
+
+def test_a_control_route_asked_with_the_wrong_method_names_the_right_ones(control):
+    status, body = control.request("DELETE", "/invoices")
+    assert status == 405 and "allowed: GET" in body["error"]

@@ -42,3 +42,24 @@ def test_paying_is_a_change_though_no_invoice_is_added(start_emulator, freezes):
     assert old.settle()  # the payment
     assert not old.settle()
     assert freezes == [1, 1]
+
+
+def _freezers(server) -> list[object]:
+    listeners = server.backend.outbox._listeners
+    return [f for f in listeners if isinstance(getattr(f, "__self__", None), OldObjects)]
+
+
+def test_emulators_sharing_a_process_freeze_nothing(start_emulator):
+    """gc.freeze() reaches every object of the process: only `serve` asks for it."""
+    assert _freezers(start_emulator()) == [] and _freezers(start_emulator()) == []
+
+
+def test_serve_keeps_its_state_out_of_the_collectors_way():
+    from emulator.app import create_app
+    from emulator.settings import Settings
+
+    app = create_app(Settings(port=0), freeze_heap=True)
+    from emulator.app import BACKEND
+
+    listeners = app[BACKEND].outbox._listeners
+    assert any(isinstance(getattr(f, "__self__", None), OldObjects) for f in listeners)

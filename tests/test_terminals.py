@@ -288,3 +288,20 @@ def test_registered_terminal_is_a_cash_register_of_its_shop():
     with pytest.raises(SeqrError) as short:
         tills.register("f" * 32, "shop", None, None, None)
     assert short.value.code is ResultCode.INVALID_NEW_PASSWORD
+
+
+def test_a_password_under_four_characters_is_21_and_the_log_says_why(zeep_service, caplog):
+    short = {
+        "clientRequestTimeout": 0,
+        "initiatorPrincipalId": {"id": "short-password-till", "type": "TERMINALID"},
+        "password": "abc",
+    }
+    with caplog.at_level("WARNING", logger="emulator.backend.principals"):
+        for _ in range(3):
+            answer = zeep_service.getPaymentStatus(
+                context=short, invoiceReference="1", invoiceVersion=0
+            )
+            assert answer.resultCode == 21
+    why = [r.getMessage() for r in caplog.records if "short-password-till" in r.getMessage()]
+    assert len(why) == 1, why  # once per terminal, not once per call
+    assert "shorter than 4" in why[0] and "21 ACCESS_DENIED" in why[0] and "abc" not in why[0]

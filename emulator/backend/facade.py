@@ -94,15 +94,19 @@ class SeqrBackend:
     """One emulator's state and every verb on it."""
 
     def __init__(
-        self, settings: Settings, clock: Clock | None = None, store: Store | None = None
+        self,
+        settings: Settings,
+        clock: Clock | None = None,
+        store: Callable[[], Store] = Store,
     ) -> None:
+        """`store` makes the store at start and at every reset (a lasting one is a subclass)."""
         self.settings = settings
         self.clock = clock or Clock()
         self.ids = IdFactory(self.clock, settings.seed)
         self.lock = threading.RLock()
         self._verb = _Verb(self)
         self._due_running = False
-        self._make_store: Callable[[], Store] = Store if store is None else lambda: store
+        self._make_store = store
         self.outbox = Outbox(self.clock, settings.notification_journal_size)
         self.engine = Engine(seed=settings.seed)  # keeps its catalogue across resets
         self._build(self._make_store())

@@ -64,6 +64,16 @@ class CustomerSession:
     invoice_reference: str | None = None
 
 
+PAGES = {
+    "orderUrl": "order_url",
+    "successUrl": "success_url",
+    "failureUrl": "failure_url",
+    "cancelUrl": "cancel_url",
+}
+"""A service's four pages: the name the merchant writes (config file, control API) and the
+field of `ServiceDefinition` that holds it, in the order `define` takes them."""
+
+
 def define(
     service_id: str, order_url: str, success_url: str, failure_url: str, cancel_url: str
 ) -> ServiceDefinition:
@@ -73,13 +83,7 @@ def define(
         raise InvalidService(
             f"service id {service_id!r} must be 1-{MAX_ID_LENGTH} letters, digits or -_.~"
         )
-    pages = {
-        "orderUrl": order_url,
-        "successUrl": success_url,
-        "failureUrl": failure_url,
-        "cancelUrl": cancel_url,
-    }
-    for name, url in pages.items():
+    for name, url in zip(PAGES, (order_url, success_url, failure_url, cancel_url), strict=True):
         check_page_url(name, url)
     return ServiceDefinition(sid, order_url, success_url, failure_url, cancel_url)
 

@@ -50,4 +50,5 @@ def render_svg(text: str) -> bytes:
 
     # qrcode draws SVG modules box_size/10 units wide
     image = _matrix(text, 10).make_image(image_factory=SvgPathFillImage)
-    return b'<?xml version="1.0" encoding="UTF-8"?>\n' + image.to_string()
+    svg: bytes = image.to_string()
+    return b'<?xml version="1.0" encoding="UTF-8"?>\n' + svg

@@ -14,10 +14,11 @@ from emulator.soap.transport import SoapEndpoint
 from tests.wire import envelope, send_invoice_xml
 
 SEND = codec.OPERATIONS["sendInvoice"].request
+CODEC = codec.Codec()  # the tests' reads share values, as an endpoint's do
 
 
 def _invoice(inner: str) -> dict:
-    return codec.read(etree.fromstring(f"<op><invoice>{inner}</invoice></op>"), SEND)["invoice"]
+    return CODEC.read(etree.fromstring(f"<op><invoice>{inner}</invoice></op>"), SEND)["invoice"]
 
 
 def test_equal_decimals_keep_their_own_scale():
@@ -52,7 +53,7 @@ XSI = 'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"'
 
 
 def test_nil_elements_read_as_absent_values():
-    invoice = codec.read(
+    invoice = CODEC.read(
         etree.fromstring(
             f'<op {XSI}><invoice><cashierId xsi:nil="true"/><footer xsi:nil="1">x</footer>'
             '<title xsi:nil="false">Order</title></invoice></op>'
@@ -77,14 +78,14 @@ def test_reading_without_the_nil_check_reads_the_same_values():
             "totalAmount": {"value": Decimal("10.50")},
         }
     }
-    assert codec.read(doc, SEND, nil=False) == codec.read(doc, SEND) == expected
+    assert CODEC.read(doc, SEND, nil=False) == CODEC.read(doc, SEND) == expected
 
 
 STATUS = codec.OPERATIONS["getPaymentStatus"]
 
 
 def _answer(result: dict) -> str:
-    text = codec.envelope(STATUS, result).decode()
+    text = CODEC.envelope(STATUS, result).decode()
     return text[text.index("<return>") : text.index("</return>") + len("</return>")]
 
 
@@ -114,7 +115,7 @@ def test_empty_and_repeated_complex_values():
 
 def test_a_missing_required_primitive_is_an_error_not_a_silent_answer():
     with pytest.raises(ValueError, match="required <resultCode> missing"):
-        codec.envelope(STATUS, {"version": 0})
+        CODEC.envelope(STATUS, {"version": 0})
 
 
 @pytest.mark.parametrize("encoding", ["utf-8", "utf-16"])
@@ -124,3 +125,39 @@ def test_nil_is_seen_whatever_the_request_encoding(encoding):
     body = f'<?xml version="1.0" encoding="{encoding}"?>{text}'.encode(encoding)
     _, _, request = SoapEndpoint(SeqrBackend(Settings()))._parse(body)
     assert request["invoice"]["cashierId"] is None
+
+
+def _shapes(shape: codec.Shape) -> list[codec.Shape]:
+    """`shape` and every shape inside it, each once."""
+    found = {id(shape): shape}
+    for f in shape.fields:
+        if f.shape is not None:
+            for inner in _shapes(f.shape):
+                found.setdefault(id(inner), inner)
+    return list(found.values())
+
+
+def test_two_codecs_share_no_values_and_no_writers():
+    first, second = codec.Codec(), codec.Codec()
+    doc = etree.fromstring(
+        "<op><invoice><title>Shared?</title><issueDate>2016-01-01T10:00:00Z</issueDate>"
+        "<totalAmount><value>12.50</value></totalAmount></invoice></op>"
+    )
+    a, again, b = (c.read(doc, SEND)["invoice"] for c in (first, first, second))
+    assert a == again == b
+    for name in ("title", "issueDate"):
+        assert a[name] is again[name] and a[name] is not b[name]
+    assert a["totalAmount"]["value"] is again["totalAmount"]["value"]
+    assert a["totalAmount"]["value"] is not b["totalAmount"]["value"]
+
+    receipt = {"resultCode": 0, "version": 1, "receipt": {"invoice": {"title": "x"}}}
+    assert first.envelope(STATUS, receipt) == second.envelope(STATUS, receipt)
+    for shape in _shapes(STATUS.result):
+        mine, theirs = first.writer_for(shape), second.writer_for(shape)
+        assert mine is not theirs and mine.__globals__ is not theirs.__globals__
+    assert first.writer_for(STATUS.result) is first.writer_for(STATUS.result)
+
+
+def test_each_endpoint_has_a_codec_of_its_own():
+    one, other = (SoapEndpoint(SeqrBackend(Settings())) for _ in range(2))
+    assert one.codec is not other.codec

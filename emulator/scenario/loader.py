@@ -11,9 +11,10 @@ from __future__ import annotations
 import re
 import sys
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from enum import Enum
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from emulator.scenario.model import (
     DEFAULT_FAULT_STRING,
@@ -65,6 +66,9 @@ _PARAMS: dict[str, tuple[Trigger | Action | Delivery, bool]] = {
     "copies": (Delivery.DUPLICATE, True),
 }
 _KEY_OF = {Trigger: "when", Action: "do", Delivery: "notification"}
+
+Fail = Callable[[str], ScenarioError]  # a reason -> the error naming the file and the step
+E = TypeVar("E", bound=Enum)
 
 
 def load_file(path: Path | str) -> Scenario:
@@ -119,7 +123,7 @@ def _step(source: str, number: int, raw: Any) -> Step:
     for key in raw:
         if key not in STEP_KEYS:
             raise fail(f"unknown key {key!r}")
-    when = _choice(raw, "when", Trigger, fail, required=True)
+    when = _required_choice(raw, "when", Trigger, fail)
     do = _choice(raw, "do", Action, fail)
     delivery = _choice(raw, "notification", Delivery, fail)
     chosen = {when, do, delivery}
@@ -175,20 +179,28 @@ def _step(source: str, number: int, raw: Any) -> Step:
     )
 
 
-def _choice(raw: Mapping[str, Any], key: str, kind: type, fail: Any, required: bool = False) -> Any:
+def _choice(raw: Mapping[str, Any], key: str, kind: type[E], fail: Fail) -> E | None:
     value = raw.get(key)
-    allowed = ", ".join(member.value for member in kind)
     if value is None:
-        if required:
-            raise fail(f"{key} is required (one of {allowed})")
         return None
     try:
         return kind(value)
     except ValueError:
-        raise fail(f"unknown {key} {value!r} (one of {allowed})") from None
+        raise fail(f"unknown {key} {value!r} (one of {_allowed(kind)})") from None
 
 
-def _whole(raw: Mapping[str, Any], key: str, fail: Any, minimum: int) -> int | None:
+def _required_choice(raw: Mapping[str, Any], key: str, kind: type[E], fail: Fail) -> E:
+    found = _choice(raw, key, kind, fail)
+    if found is None:
+        raise fail(f"{key} is required (one of {_allowed(kind)})")
+    return found
+
+
+def _allowed(kind: type[Enum]) -> str:
+    return ", ".join(member.value for member in kind)
+
+
+def _whole(raw: Mapping[str, Any], key: str, fail: Fail, minimum: int) -> int | None:
     value = raw.get(key)
     if value is None:
         return None
@@ -197,7 +209,7 @@ def _whole(raw: Mapping[str, Any], key: str, fail: Any, minimum: int) -> int | N
     return value
 
 
-def _number(raw: Mapping[str, Any], key: str, fail: Any, positive: bool = False) -> float | None:
+def _number(raw: Mapping[str, Any], key: str, fail: Fail, positive: bool = False) -> float | None:
     value = raw.get(key)
     if value is None:
         return None
@@ -207,7 +219,7 @@ def _number(raw: Mapping[str, Any], key: str, fail: Any, positive: bool = False)
     return float(value)
 
 
-def _tokens(value: Any, fail: Any) -> tuple[Token, ...]:
+def _tokens(value: Any, fail: Fail) -> tuple[Token, ...]:
     if not isinstance(value, list) or not value:
         raise fail("tokens must be a non-empty array of {id, value, description} tables")
     made = []
@@ -217,12 +229,12 @@ def _tokens(value: Any, fail: Any) -> tuple[Token, ...]:
         for key in token:
             if key not in TOKEN_KEYS:
                 raise fail(f"unknown key {key!r} in token {i}")
-        texts = [token.get(key) for key in TOKEN_KEYS]
-        if not all(isinstance(t, str) and t for t in texts[:2]):
+        ident, text, description = (token.get(key) for key in TOKEN_KEYS)
+        if not (isinstance(ident, str) and ident and isinstance(text, str) and text):
             raise fail(f"token {i} needs id and value (strings)")
-        if texts[2] is not None and not isinstance(texts[2], str):
+        if description is not None and not isinstance(description, str):
             raise fail(f"token {i}: description must be a string")
-        made.append(Token(texts[0], texts[1], texts[2]))
+        made.append(Token(ident, text, description))
     return tuple(made)
 
 

@@ -8,6 +8,11 @@ per request: its generic (de)serializer is about ten times slower than this path
 Reading is lenient the way real clients need it (any order, unknown or qualified children
 ignored, `<invoiceVersion/>` read as 0, the 2.9 client's extra fields accepted); writing is
 strict (schema order, nothing undeclared, nulls omitted, required primitives always there).
+
+The schema (`OPERATIONS` and its `Shape` trees) is module-level: derived code, holding no
+request values. Whatever a codec learns while serving (the values it shares, the writers it
+generates) belongs to a `Codec` object, one per endpoint, so two emulators in one process
+share no cache.
 """
 
 from __future__ import annotations
@@ -15,13 +20,15 @@ from __future__ import annotations
 import base64
 import binascii
 import re
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal, InvalidOperation
 from enum import Enum
 from functools import cache
-from typing import Any
+from typing import Any, TypeAlias
 
+from lxml import etree
 from spyne.model.binary import ByteArray
 from spyne.model.complex import ComplexModelBase
 from spyne.model.enum import EnumBase
@@ -31,7 +38,9 @@ from spyne.model.primitive import Decimal as SpyneDecimal
 from emulator.soap import types as t
 from emulator.soap.operations import MerchantService
 
-Value = Any  # str | int | Decimal | datetime | bytes | dict | list | None
+Value: TypeAlias = Any  # str | int | Decimal | datetime | bytes | dict | list | None
+# A codec's table of shared values: text (or kind and text) -> the one copy kept of it.
+Shared: TypeAlias = dict[Hashable, Any]
 
 
 class CodecError(ValueError):
@@ -81,7 +90,10 @@ def _base64_text(value: bytes) -> str:
     return base64.b64encode(value).decode("ascii")
 
 
-_FORMATTERS: dict[str, Any] = {
+Formatter: TypeAlias = Callable[[Any], str]
+# text -> value, given its field and the table of values shared by the codec reading it
+Parser: TypeAlias = "Callable[[str | None, Field, Shared], Value]"
+_FORMATTERS: dict[str, Formatter | None] = {
     "string": escape,
     "enum": _enum_text,
     "int": str,
@@ -90,6 +102,10 @@ _FORMATTERS: dict[str, Any] = {
     "base64": _base64_text,
     "complex": None,
 }
+
+
+def _read_inline(text: str | None, spec: Field, shared: Shared) -> Value:
+    raise TypeError(f"<{spec.name}> ({spec.kind}) is read by the codec itself, not parsed")
 
 
 @dataclass(slots=True)
@@ -103,15 +119,14 @@ class Field:
     open: str = ""
     close: str = ""
     empty: str = ""
-    format: Any = None
-    parse: Any = None  # text -> value for the converted kinds; None for strings and complex
+    format: Formatter | None = None
+    parse: Parser = _read_inline  # strings and complex values are read by `Codec.read`
     plain: bool = False  # a string: `read` keeps the text itself, shared
 
     def __post_init__(self) -> None:
         self.open, self.close, self.empty = f"<{self.name}>", f"</{self.name}>", f"<{self.name}/>"
         self.format = _FORMATTERS[self.kind]
-        if self.kind != "complex":
-            self.parse = _parser_for(self.kind, self.required)
+        self.parse = _parser_for(self.kind, self.required)
         self.plain = self.kind == "string"
 
 
@@ -126,7 +141,7 @@ class Shape:
         self.by_name[f.name] = f
 
 
-def _kind(model: type) -> str:
+def _kind(model: Any) -> str:  # a spyne model class (spyne is untyped)
     if issubclass(model, ComplexModelBase):
         return "complex"
     if issubclass(model, EnumBase):
@@ -145,7 +160,7 @@ def _kind(model: type) -> str:
 
 
 @cache
-def shape_of(model: type) -> Shape:
+def shape_of(model: Any) -> Shape:
     """The flattened (inherited fields first) element list of a spyne complex model."""
     shape = Shape(model.get_type_name())
     for name, member in model.get_flat_type_info(model).items():
@@ -153,7 +168,7 @@ def shape_of(model: type) -> Shape:
     return shape
 
 
-def _field(name: str, member: type) -> Field:
+def _field(name: str, member: Any) -> Field:
     kind = _kind(member)
     attrs = member.Attributes
     max_occurs = attrs.max_occurs
@@ -175,52 +190,12 @@ _DATETIME = re.compile(
 )
 
 
-def read(element: Any, shape: Shape, nil: bool = True) -> dict[str, Value]:
-    """Children of `element` by local name (namespace ignored), converted to Python values.
-
-    The hot path of every request: one pass, the per-field parser chosen at start-up, strings
-    (most of what merchants send) shared inline. `nil=False` says the document has no
-    `xsi:nil` anywhere, which the caller learns from one scan of the bytes: it spares an
-    attribute lookup on every element, a third of the cost of reading.
-    """
-    out: dict[str, Value] = {}
-    by_name = shape.by_name
-    for child in element:
-        tag = child.tag
-        spec = by_name.get(tag)
-        if spec is None:  # qualified, unknown, or a comment or processing instruction
-            if tag.__class__ is not str or tag[0] != "{":
-                continue
-            spec = by_name.get(tag[tag.rfind("}") + 1 :])
-            if spec is None:
-                continue
-            tag = spec.name
-        if nil and child.get(_XSI_NIL) in ("true", "1"):
-            value = None
-        elif spec.shape is not None:
-            value = read(child, spec.shape, nil)
-        elif spec.plain:
-            value = child.text
-            if value is None:
-                value = ""
-            elif len(value) <= _SHARED_LONGEST:
-                value = _SHARED.get(value) or _shared(value)
-        else:
-            value = spec.parse(child.text, spec)
-        if spec.repeated:
-            out.setdefault(tag, []).append(value)
-        else:
-            out[tag] = value
-    return out
+_SHARED_LIMIT = 1 << 16  # values a codec shares before its table starts again
+_SHARED_LONGEST = 256  # characters; a longer string is kept as read
 
 
-_SHARED: dict[Any, Any] = {}
-_SHARED_LIMIT = 1 << 16
-_SHARED_LONGEST = 256
-
-
-def _shared(value: Any, key: Any = None) -> Any:
-    """One copy of each recurring value (titles, URLs, amounts, dates).
+def _share(shared: Shared, value: Any, key: Hashable = None) -> Any:
+    """One copy of each recurring value (titles, URLs, amounts, dates) in a codec's table.
 
     Stored invoices keep what the merchant sent, and CI fleets send the same templates over
     and over: sharing the immutable values cuts the memory of 100k invoices by a third. The
@@ -228,28 +203,28 @@ def _shared(value: Any, key: Any = None) -> Any:
     and kind, never by equality: Decimal("10.0") equals Decimal("10.00") but must echo as sent.
     """
     key = value if key is None else key
-    found = _SHARED.get(key)
+    found = shared.get(key)
     if found is None:
-        if len(_SHARED) >= _SHARED_LIMIT:
-            _SHARED.clear()
-        _SHARED[key] = found = value
+        if len(shared) >= _SHARED_LIMIT:
+            shared.clear()
+        shared[key] = found = value
     return found
 
 
-def _enum(text: str | None, spec: Field) -> str:
+def _enum(text: str | None, spec: Field, shared: Shared) -> str:
     return "" if text is None else text.strip()
 
 
-def _converting(convert: Any, empty: Any, share: bool = False) -> Any:
-    def parse(text: str | None, spec: Field) -> Value:
+def _converting(convert: Callable[[str], Value], empty: Value, share: bool = False) -> Parser:
+    def parse(text: str | None, spec: Field, shared: Shared) -> Value:
         if text is None or not (text := text.strip()):
             return empty
         try:
             if not share:
                 return convert(text)
             key = (spec.kind, text)
-            found = _SHARED.get(key)
-            return found if found is not None else _shared(convert(text), key)
+            found = shared.get(key)
+            return found if found is not None else _share(shared, convert(text), key)
         except (ValueError, InvalidOperation, binascii.Error) as exc:
             raise CodecError(
                 f"Unmarshalling Error: '{text[:64]}' is not a valid {spec.kind} for <{spec.name}>"
@@ -269,9 +244,9 @@ def _base64(text: str) -> bytes:
     return base64.b64decode(text, validate=False)
 
 
-def _parser_for(kind: str, required: bool) -> Any:
-    if kind == "string":  # read inline by `read` (`Field.plain`): the commonest kind
-        return None
+def _parser_for(kind: str, required: bool) -> Parser:
+    if kind in ("string", "complex"):  # read inline by `Codec.read`: strings are the commonest
+        return _read_inline
     if kind == "enum":
         return _enum
     if kind == "int":  # an empty required int (<invoiceVersion/>) reads as 0
@@ -359,46 +334,29 @@ OPERATIONS: dict[str, Operation] = _operations()
 
 # --- writing -------------------------------------------------------------------------------
 
-Writer = Any  # (parts: list[str], value: dict[str, Value]) -> None
-
-
-def writer_for(shape: Shape) -> Writer:
-    """A function that appends `shape`'s children of a value to `parts`, in schema order.
-
-    Generated as `dataclasses` generates `__init__`: a straight run of statements, one per
-    declared field, with the tags and formatter of each written in. A loop over the fields
-    read six attributes of each for every answer, two thirds of the cost of writing a
-    receipt. Each is made on its shape's first answer (all of them at start-up would add 5 ms
-    to it). The rules: nulls are omitted, a missing required primitive is an error, an empty
-    complex value is `<name/>`.
-    """
-    found = _WRITERS.get(id(shape))
-    if found is None:
-        source: list[str] = []
-        namespace: dict[str, Any] = {}
-        names: dict[int, str] = {}  # id() of each shape written -> its function's name
-        _write_source(shape, source, namespace, names)
-        exec(compile("\n".join(source), f"<writer of {shape.name}>", "exec"), namespace)
-        for key, fn_name in names.items():
-            _WRITERS.setdefault(key, namespace[fn_name])
-        found = _WRITERS[id(shape)]
-    return found
-
-
-_WRITERS: dict[int, Writer] = {}  # by id() of the shape: shapes live as long as the process
+# (parts, value): appends the children of `value` to `parts`, in schema order
+Writer: TypeAlias = Callable[[list[str], dict[str, Value]], None]
 
 
 def _write_source(
-    shape: Shape, source: list[str], namespace: dict[str, Any], names: dict[int, str]
+    shape: Shape,
+    source: list[str],
+    namespace: dict[str, Any],
+    names: dict[int, str],
+    made: dict[int, Writer],
 ) -> str:
-    """Appends the source of `shape`'s writer (and of the shapes inside it) to `source`."""
+    """Appends the source of `shape`'s writer (and of the shapes inside it) to `source`.
+
+    `made` holds the writers a codec generated already, by id() of their shape: those are
+    put in `namespace` and reused, not written again.
+    """
     name = names.get(id(shape))
     if name is not None:
         return name
     name = names[id(shape)] = f"write_{len(names)}_" + re.sub(r"\W", "_", shape.name)
-    made = _WRITERS.get(id(shape))
-    if made is not None:  # written for an earlier answer (an amount, an invoice)
-        namespace[name] = made
+    found = made.get(id(shape))
+    if found is not None:  # written for an earlier answer (an amount, an invoice)
+        namespace[name] = found
         return name
     lines = [f"def {name}(parts, value):", "    get = value.get", "    append = parts.append"]
     for i, f in enumerate(shape.fields):
@@ -415,7 +373,7 @@ def _write_source(
                 missing = f"required <{f.name}> missing in <{shape.name}>"
                 lines += ["    else:", f"        raise ValueError({missing!r})"]
             continue
-        inner = _write_source(f.shape, source, namespace, names)
+        inner = _write_source(f.shape, source, namespace, names, made)
         indent, item = ("            ", "item") if f.repeated else ("        ", "v")
         if f.repeated:
             lines.append("        for item in v:")
@@ -433,10 +391,91 @@ def _write_source(
     return name
 
 
-def envelope(operation: Operation, result: dict[str, Value]) -> bytes:
-    """The whole answer, byte for byte as CXF framed it: soap:/ns2: prefixes, no declaration."""
-    parts = [operation.head, "<return>"]
-    writer_for(operation.result)(parts, result)
-    parts.append("</return>")
-    parts.append(operation.tail)
-    return "".join(parts).encode("utf-8")
+# --- the codec -----------------------------------------------------------------------------
+
+
+class Codec:
+    """Reads requests and writes answers; one per endpoint, sharing nothing with another.
+
+    It owns the two things the codec learns while serving: the table of values it shares
+    between the requests it reads (see `_share`), and the writers it generates for the
+    answers it writes. Both are bounded: the table by `_SHARED_LIMIT`, the writers by the
+    schema's shapes.
+    """
+
+    __slots__ = ("_shared", "_writers")
+
+    def __init__(self) -> None:
+        self._shared: Shared = {}
+        self._writers: dict[int, Writer] = {}  # by id() of the shape: shapes are module-level
+
+    def read(self, element: etree._Element, shape: Shape, nil: bool = True) -> dict[str, Value]:
+        """Children of `element` by local name (namespace ignored), converted to Python values.
+
+        The hot path of every request: one pass, the per-field parser chosen at start-up,
+        strings (most of what merchants send) shared inline. `nil=False` says the document
+        has no `xsi:nil` anywhere, which the caller learns from one scan of the bytes: it
+        spares an attribute lookup on every element, a third of the cost of reading.
+        """
+        out: dict[str, Value] = {}
+        by_name = shape.by_name
+        shared = self._shared
+        for child in element:
+            tag = child.tag
+            spec = by_name.get(tag)
+            if spec is None:  # qualified, unknown, or a comment or processing instruction
+                if tag.__class__ is not str or tag[0] != "{":
+                    continue
+                spec = by_name.get(tag[tag.rfind("}") + 1 :])
+                if spec is None:
+                    continue
+                tag = spec.name
+            value: Value
+            if nil and child.get(_XSI_NIL) in ("true", "1"):
+                value = None
+            elif spec.shape is not None:
+                value = self.read(child, spec.shape, nil)
+            elif spec.plain:
+                value = child.text
+                if value is None:
+                    value = ""
+                elif len(value) <= _SHARED_LONGEST:
+                    value = shared.get(value) or _share(shared, value)
+            else:
+                value = spec.parse(child.text, spec, shared)
+            if spec.repeated:
+                out.setdefault(tag, []).append(value)
+            else:
+                out[tag] = value
+        return out
+
+    def writer_for(self, shape: Shape) -> Writer:
+        """A function that appends `shape`'s children of a value to `parts`, in schema order.
+
+        Generated as `dataclasses` generates `__init__`: a straight run of statements, one
+        per declared field, with the tags and formatter of each written in. A loop over the
+        fields read six attributes of each for every answer, two thirds of the cost of
+        writing a receipt. Each is made on its shape's first answer (all of them at start-up
+        would add 5 ms to it). The rules: nulls are omitted, a missing required primitive is
+        an error, an empty complex value is `<name/>`.
+        """
+        made = self._writers
+        found = made.get(id(shape))
+        if found is None:
+            source: list[str] = []
+            namespace: dict[str, Any] = {}
+            names: dict[int, str] = {}  # id() of each shape written -> its function's name
+            _write_source(shape, source, namespace, names, made)
+            exec(compile("\n".join(source), f"<writer of {shape.name}>", "exec"), namespace)
+            for key, fn_name in names.items():
+                made.setdefault(key, namespace[fn_name])
+            found = made[id(shape)]
+        return found
+
+    def envelope(self, operation: Operation, result: dict[str, Value]) -> bytes:
+        """The whole answer, byte for byte as CXF framed it: soap:/ns2: prefixes, no declaration."""
+        parts = [operation.head, "<return>"]
+        self.writer_for(operation.result)(parts, result)
+        parts.append("</return>")
+        parts.append(operation.tail)
+        return "".join(parts).encode("utf-8")

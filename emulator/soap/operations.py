@@ -1,3 +1,6 @@
+# mypy: disable-error-code="no-untyped-def"
+# (MerchantService's methods are declarations that never run: spyne takes their parameter
+# names from their code objects and the types from `@_op`, so the parameters are unannotated.)
 """The operations of the merchant port type, declared as a spyne service.
 
 This declaration is the single source of the operation list, the request wrappers' children
@@ -9,6 +12,9 @@ bodies below only state where the real work happens.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
 
 from spyne import ServiceBase, rpc
 
@@ -23,15 +29,19 @@ def _declared_only() -> None:
     raise NotImplementedError("SEQR requests are served by emulator.soap.transport")
 
 
-def _op(*params: type, returns: type):  # type: ignore[no-untyped-def]
-    return rpc(*params, _returns=returns, _body_style="wrapped", _out_variable_name="return")
+def _op(*params: Any, returns: Any) -> Callable[[Callable[..., None]], Any]:
+    """spyne's `@rpc` for a wrapped SEQR operation (the models are spyne classes: Any here)."""
+    decorate: Callable[[Callable[..., None]], Any] = rpc(
+        *params, _returns=returns, _body_style="wrapped", _out_variable_name="return"
+    )
+    return decorate
 
 
 Tokens = t.CustomerToken.customize(max_occurs="unbounded")
 InvoiceVersion = t.Int
 
 
-class MerchantService(ServiceBase):
+class MerchantService(ServiceBase):  # type: ignore[misc]  # spyne's untyped ServiceBase
     """ERSWSExternalClientService: one method per WSDL operation, in the WSDL's order."""
 
     @_op(t.ClientContext, t.String, t.Invoice, returns=t.ErswsResponse)

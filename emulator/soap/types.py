@@ -26,12 +26,14 @@ DateTime = _DateTime(nillable=False)
 Base64 = ByteArray(nillable=False)
 
 
-class Model(ComplexModel):
+# spyne ships no types, so its bases are Any to mypy: these two are the only such subclasses
+# here (every model below derives from `Model`).
+class Model(ComplexModel):  # type: ignore[misc]  # subclasses spyne's untyped ComplexModel
     """Base for every SEQR type: target namespace, unqualified children, never nillable."""
 
     __namespace__ = NAMESPACE
 
-    class Attributes(ComplexModel.Attributes):
+    class Attributes(ComplexModel.Attributes):  # type: ignore[misc]  # spyne's, untyped
         nillable = False
 
 

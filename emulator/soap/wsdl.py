@@ -30,7 +30,7 @@ import functools
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 from xml.sax.saxutils import escape
 
 from lxml import etree
@@ -229,9 +229,8 @@ def _split_once(data: bytes, token: str) -> tuple[bytes, bytes]:
 
 def _resolve(el: etree._Element, value: str) -> tuple[str, str]:
     """Resolve a QName-valued attribute against the in-scope namespaces of `el`."""
-    prefix, sep, local = value.partition(":")
-    if not sep:
-        prefix, local = None, value  # type: ignore[assignment]
+    head, sep, tail = value.partition(":")
+    prefix, local = (head, tail) if sep else (None, value)
     namespace = el.nsmap.get(prefix)
     if namespace is None:
         raise RuntimeError(f"spyne WSDL: unresolvable QName {value!r} on <{el.tag}>")
@@ -321,11 +320,11 @@ class _TypesBuilder:
         port_type = etree.SubElement(root, _w("portType"), name=PORT_TYPE_NAME)
         for op in self.operations:  # spyne's parameterOrder attribute is not carried over
             operation = etree.SubElement(port_type, _w("operation"), name=op.name)
-            for tag, message, label in (
+            for tag, message_name, label in (
                 ("input", op.input_message, op.input_name),
                 ("output", op.output_message, op.output_name),
             ):
-                io = etree.SubElement(operation, _w(tag), message=f"tns:{message}")
+                io = etree.SubElement(operation, _w(tag), message=f"tns:{message_name}")
                 if label:
                     io.set("name", label)
         return root
@@ -413,7 +412,8 @@ class _TypesBuilder:
                 if value == "true" and self._model_nillable(owner, source.get("name")):
                     copy.set(key, value)
             elif key in _QNAME_ATTRIBUTES:
-                namespace, local = _resolve(source, value)
+                # lxml's attribute values are str; its stubs also allow bytes
+                namespace, local = _resolve(source, cast(str, value))
                 if key == "type" and namespace == NAMESPACE and local in ANONYMOUS_TYPES:
                     inline = local
                 else:

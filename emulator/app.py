@@ -19,7 +19,7 @@ from datetime import datetime
 
 from aiohttp import web
 
-from emulator import app_api, control, dashboard
+from emulator import app_api, control, dashboard, qr
 from emulator.backend import SeqrBackend
 from emulator.clock import Clock
 from emulator.domain.model import AcknowledgmentMode
@@ -37,6 +37,7 @@ BACKEND = web.AppKey("backend", SeqrBackend)
 SOAP = web.AppKey("soap", SoapEndpoint)
 SETTINGS = web.AppKey("settings", Settings)
 NOTIFIER = web.AppKey("notifier", Notifier)
+IMAGES = web.AppKey("qr_images", qr.Images)
 SWEEP_INTERVAL = 0.25  # real seconds between checks of the deadline heap
 FREEZE_EVERY = 4  # sweeps between freezes of the stored state (`heap.OldObjects`)
 _XML_HEADERS = {"Content-Type": CONTENT_TYPE}
@@ -70,7 +71,9 @@ def create_app(
         strict_till = settings.cashregister_requires_ack and path == settings.cashregister_path
         app.router.add_route("GET", path, serve_wsdl)
         app.router.add_route("POST", path, soap_route(endpoint, settings, strict_till))
-    control.add_routes(app, backend)
+    images = app[IMAGES] = qr.Images()
+    backend.on_reset(images.clear)
+    control.add_routes(app, backend, images)
     app_api.add_routes(app, backend)
     notifier = app[NOTIFIER] = Notifier(backend, settings)
     dashboard.setup(app, backend, notifier.subscribe)

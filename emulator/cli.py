@@ -15,6 +15,7 @@ from pathlib import Path
 
 from emulator.domain import services
 from emulator.scenario import loader as scenarios
+from emulator.scenario.model import ScenarioError
 from emulator.settings import ConfigError, Settings, load_config, parse_setting
 
 
@@ -111,6 +112,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     try:
         asyncio.run(serve_forever(settings, announce))
+    except ScenarioError as exc:  # names the file and the step, before any bind
+        print(f"seqr-emulator: {exc}", file=sys.stderr)
+        return 2
     except OSError as exc:
         print(f"seqr-emulator: cannot serve: {exc}", file=sys.stderr)
         return 1
@@ -155,10 +159,7 @@ def settings_from(args: argparse.Namespace) -> Settings:
         cashregister_requires_ack=args.cashregister_requires_ack,
         freeze_clock=args.freeze_clock,
     )
-    catalogue = scenarios.load_catalogue(settings.scenario_dir)  # a faulty file stops the start
-    if settings.scenario:
-        scenarios.resolve(settings.scenario, catalogue)
-    return settings
+    return settings  # the scenario catalogue is read once, by create_app (ScenarioError)
 
 
 def list_scenarios(folder: str | None) -> int:

@@ -18,6 +18,7 @@ from typing import Any
 
 from aiohttp import web
 
+from emulator import qr
 from emulator.backend import SeqrBackend
 from emulator.domain import seqr_urls
 from emulator.domain.errors import IllegalMove, NotFound
@@ -128,20 +129,6 @@ async def list_notifications(backend: SeqrBackend, request: web.Request) -> web.
     return web.json_response({"notifications": [attempt(a) for a in found], "total": journal.total})
 
 
-async def invoice_qr(backend: SeqrBackend, request: web.Request) -> web.Response:
-    """The invoice's `invoiceQRCode` as an image; drawn on first request, off the loop."""
-    from emulator import qr
-
-    found = backend.invoice(request.match_info["ref"])
-    text = seqr_urls.invoice_qr(found.reference)
-    if request.match_info["format"] == "svg":
-        body, kind = await asyncio.to_thread(qr.render_svg, text), "image/svg+xml"
-    else:
-        body, kind = await asyncio.to_thread(qr.render_png, text), "image/png"
-    headers = {"Cache-Control": "max-age=3600"}  # an invoice's code never changes
-    return web.Response(body=body, content_type=kind, headers=headers)
-
-
 async def lookup_code(backend: SeqrBackend, request: web.Request) -> web.Response:
     """What the app opens for a scanned code (`?code=HTTP://SEQR.SE/R...` or `seqr://...`)."""
     code = request.query.get("code", "")
@@ -200,17 +187,6 @@ async def list_terminals(backend: SeqrBackend, request: web.Request) -> web.Resp
 async def get_terminal(backend: SeqrBackend, request: web.Request) -> web.Response:
     found = backend.terminal_info(request.match_info["id"])
     return web.json_response(terminal_view(found))
-
-
-async def terminal_qr_png(backend: SeqrBackend, request: web.Request) -> web.Response:
-    """The till's printed sticker: `HTTP://SEQR.SE/Q<seqrId>` as a QR image."""
-    from emulator import qr
-
-    found = backend.terminal_info(request.match_info["id"])
-    if found.seqr_id is None:
-        raise NotFound(f"terminal {found.id} has no SEQR id (assignSeqrId)")
-    body = await asyncio.to_thread(qr.render_png, seqr_urls.terminal_qr(found.seqr_id))
-    return web.Response(body=body, content_type="image/png")  # no cache: ids can be reassigned
 
 
 async def scan_static_qr(backend: SeqrBackend, request: web.Request) -> web.Response:
@@ -350,7 +326,36 @@ def add_fallback(app: web.Application) -> None:
     app.router.add_route("*", PREFIX + "/{tail:.*}", no_such_route)
 
 
-def add_routes(app: web.Application, backend: SeqrBackend) -> None:
+def qr_routes(images: qr.Images) -> list[tuple[str, str, BackendHandler]]:
+    """The QR images, drawn on first request off the loop and kept in this emulator's cache."""
+
+    async def invoice_qr(backend: SeqrBackend, request: web.Request) -> web.Response:
+        """The invoice's `invoiceQRCode` as an image."""
+        found = backend.invoice(request.match_info["ref"])
+        text = seqr_urls.invoice_qr(found.reference)
+        if request.match_info["format"] == "svg":
+            body, kind = await asyncio.to_thread(images.svg, text), "image/svg+xml"
+        else:
+            body, kind = await asyncio.to_thread(images.png, text), "image/png"
+        headers = {"Cache-Control": "max-age=3600"}  # an invoice's code never changes
+        return web.Response(body=body, content_type=kind, headers=headers)
+
+    async def terminal_qr_png(backend: SeqrBackend, request: web.Request) -> web.Response:
+        """The till's printed sticker: `HTTP://SEQR.SE/Q<seqrId>` as a QR image."""
+        found = backend.terminal_info(request.match_info["id"])
+        if found.seqr_id is None:
+            raise NotFound(f"terminal {found.id} has no SEQR id (assignSeqrId)")
+        body = await asyncio.to_thread(images.png, seqr_urls.terminal_qr(found.seqr_id))
+        return web.Response(body=body, content_type="image/png")  # ids can be reassigned
+
+    return [
+        ("GET", "/invoices/{ref}/qr.{format:png|svg}", invoice_qr),
+        ("GET", "/terminals/{id}/qr.png", terminal_qr_png),
+    ]
+
+
+def add_routes(app: web.Application, backend: SeqrBackend, images: qr.Images) -> None:
+    add_json_routes(app, backend, qr_routes(images))
     add_json_routes(
         app,
         backend,
@@ -362,12 +367,10 @@ def add_routes(app: web.Application, backend: SeqrBackend) -> None:
             ("POST", "/invoices/{ref}/pay", pay),
             ("POST", "/invoices/{ref}/cancel", cancel),
             ("POST", "/invoices/{ref}/fail", fail),
-            ("GET", "/invoices/{ref}/qr.{format:png|svg}", invoice_qr),
             ("GET", "/notifications", list_notifications),
             ("GET", "/lookup", lookup_code),
             ("GET", "/terminals", list_terminals),
             ("GET", "/terminals/{id}", get_terminal),
-            ("GET", "/terminals/{id}/qr.png", terminal_qr_png),
             ("POST", "/seqr-ids/{seqr_id}/scan", scan_static_qr),
             ("POST", "/reset", reset),
             ("GET", "/clock", get_clock),

@@ -14,6 +14,7 @@ from PIL import Image, ImageDraw
 from qrcode.util import MODE_ALPHA_NUM, QRData
 
 from emulator import qr
+from emulator.app import IMAGES
 from emulator.domain import seqr_urls
 from tests.shop import accepted_invoice
 
@@ -85,16 +86,15 @@ def test_control_view_shows_code_and_deep_link(zeep_service, context, control):
 
 
 def test_images_are_drawn_only_when_asked_for_and_then_cached(emulator, zeep_service, context):
-    qr.render_png.cache_clear()
+    images = emulator.app[IMAGES]
     answer = accepted_invoice(zeep_service, context)
     zeep_service.getPaymentStatus(
         context=context, invoiceReference=answer.invoiceReference, invoiceVersion=0
     )
-    assert qr.render_png.cache_info().misses == 0, "a SOAP call drew a QR image"
+    assert images.misses == 0, "a SOAP call drew a QR image"
     url = f"{emulator.url}/_emulator/invoices/{answer.invoiceReference}/qr.png"
     assert fetch(url)[1] == fetch(url)[1]
-    info = qr.render_png.cache_info()
-    assert (info.misses, info.hits) == (1, 1)
+    assert (images.misses, images.hits) == (1, 1)
 
 
 def test_unknown_invoice_has_no_image(control):

@@ -4,6 +4,8 @@ from emulator.app import create_app
 from emulator.backend import SeqrBackend
 from emulator.server import EmulatorServer
 from emulator.settings import Settings
+from emulator.version import VERSION
 
-__version__ = "0.1.0"
+__version__ = VERSION
+
 __all__ = ["EmulatorServer", "SeqrBackend", "Settings", "__version__", "create_app"]

@@ -73,7 +73,10 @@ def create_app(
         app.router.add_route("POST", path, soap_route(endpoint, settings, strict_till))
     images = app[IMAGES] = qr.Images()
     backend.on_reset(images.clear)
-    control.add_routes(app, backend, images)
+    lifecycle = control.Lifecycle()
+    app.on_startup.append(lifecycle.started)  # after cleanup_ctx: the notifier is up
+    app.on_shutdown.append(lifecycle.stopped)
+    control.add_routes(app, backend, images, lifecycle)
     app_api.add_routes(app, backend)
     notifier = app[NOTIFIER] = Notifier(backend, settings)
     dashboard.setup(app, backend, notifier.subscribe)

@@ -16,7 +16,7 @@ from pathlib import Path
 from emulator.domain import services
 from emulator.scenario import loader as scenarios
 from emulator.scenario.model import ScenarioError
-from emulator.settings import ConfigError, Settings, load_config, parse_setting
+from emulator.settings import OPTIONS, ConfigError, Settings, load_config, parse_setting
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -26,60 +26,19 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
 
     serve = commands.add_parser("serve", help="run the emulator")
-    serve.add_argument("--host", help="address to bind (default 127.0.0.1)")
     # Values are read by `settings.parse_setting`, so a bad one is one line naming the flag.
-    serve.add_argument("--port", help="port to bind; 0 picks a free one (default 8090)")
-    serve.add_argument("--seed", metavar="N", help="make references reproducible run to run")
-    serve.add_argument(
-        "--ack-window",
-        metavar="SECONDS",
-        help="reverse a PAID payment not acknowledged within this time; 0 disables (default 20)",
-    )
-    serve.add_argument(
-        "--strict-terminals",
-        action="store_true",
-        default=None,
-        help="refuse unknown terminal ids (29) instead of registering them on first use",
-    )
-    serve.add_argument(
-        "--cashregister-requires-ack",
-        action="store_true",
-        default=None,
-        help="on /soap/merchant/cashregister-2, an invoice without acknowledgmentMode waits "
-        "for updateInvoice, as SEQR's till endpoint did",
-    )
-    serve.add_argument("--max-body-bytes", metavar="N", help="larger SOAP bodies get 413")
-    serve.add_argument(
-        "--clock-scale", metavar="X", help="emulator seconds per real second (default 1)"
-    )
-    serve.add_argument(
-        "--clock-start", metavar="ISO", help="ISO 8601 instant the emulator clock starts at"
-    )
-    serve.add_argument(
-        "--freeze-clock",
-        action="store_true",
-        default=None,
-        help="time stands still (moved only by POST /_emulator/clock/advance)",
-    )
+    for option in OPTIONS:
+        if option.metavar is None:
+            serve.add_argument(
+                option.flag, action=argparse.BooleanOptionalAction, default=None, help=option.help
+            )
+        else:
+            serve.add_argument(option.flag, metavar=option.metavar, help=option.help)
     serve.add_argument(
         "--config",
         type=Path,
         metavar="FILE",
         help="TOML file: settings by name and [[services]] (external service definitions)",
-    )
-    serve.add_argument(
-        "--scenario",
-        metavar="NAME|FILE",
-        help="what the emulated customer and SEQR do for every terminal without a scenario of "
-        "its own: a catalogue name (seqr-emulator scenarios) or a TOML file",
-    )
-    serve.add_argument(
-        "--scenario-dir", metavar="DIR", help="the scenario catalogue (default: the shipped one)"
-    )
-    serve.add_argument(
-        "--session-lifetime",
-        metavar="SECONDS",
-        help="External Service tokens expire (60) after this; 0 never (default 600)",
     )
 
     listing = commands.add_parser("scenarios", help="list the scenario catalogue")
@@ -121,21 +80,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
-# `serve`'s flags that take a value, by Settings field (the flag is the field's name, dashed).
-TEXT_FLAGS = (
-    "host",
-    "port",
-    "seed",
-    "ack_window",
-    "max_body_bytes",
-    "clock_scale",
-    "clock_start",
-    "session_lifetime",
-    "scenario",
-    "scenario_dir",
-)
-
-
 def settings_from(args: argparse.Namespace) -> Settings:
     """`serve`'s flags over the environment over the `--config` file over the defaults.
 
@@ -148,17 +92,14 @@ def settings_from(args: argparse.Namespace) -> Settings:
                 services.define(s.id, s.order_url, s.success_url, s.failure_url, s.cancel_url)
             except services.InvalidService as exc:
                 raise ConfigError(f"{args.config}: services[{i}]: {exc}") from None
-    flags = {
-        name: parse_setting(name, raw, "--" + name.replace("_", "-"))
-        for name in TEXT_FLAGS
-        if (raw := getattr(args, name)) is not None
-    }
-    settings = Settings.from_env(base=base).with_overrides(
-        **flags,
-        strict_terminals=args.strict_terminals,
-        cashregister_requires_ack=args.cashregister_requires_ack,
-        freeze_clock=args.freeze_clock,
-    )
+    flags: dict[str, object] = {}
+    for option in OPTIONS:
+        given = getattr(args, option.field)
+        if given is None:
+            continue
+        switch = option.metavar is None
+        flags[option.field] = given if switch else parse_setting(option.field, given, option.flag)
+    settings = Settings.from_env(base=base).with_overrides(**flags)
     return settings  # the scenario catalogue is read once, by create_app (ScenarioError)
 
 

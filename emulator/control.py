@@ -25,6 +25,7 @@ from emulator.domain.errors import IllegalMove, NotFound
 from emulator.domain.model import CustomerToken
 from emulator.scenario.loader import from_mapping
 from emulator.scenario.model import Scenario, ScenarioError, UnknownScenario
+from emulator.version import VERSION
 from emulator.views import attempt, invoice_detail, invoice_summary, scenario_view, terminal_view
 
 PREFIX = "/_emulator"
@@ -295,9 +296,37 @@ async def invoice_scenario(backend: SeqrBackend, request: web.Request) -> web.Re
     return web.json_response({"invoiceReference": ref, "scenario": backend.scenario_progress(ref)})
 
 
-async def health(backend: SeqrBackend, request: web.Request) -> web.Response:
-    """Liveness, plus the invoice count (O(1)) that scripts and the benchmark wait on."""
-    return web.json_response({"status": "ok", "invoices": backend.invoice_count()})
+class Lifecycle:
+    """Whether the emulator serves: `ready` once its state is loaded, its scenarios compiled
+    and its notifier started; not any more once it has begun to stop."""
+
+    def __init__(self) -> None:
+        self.ready = False
+        self.stopping = False
+
+    async def started(self, app: web.Application) -> None:
+        self.ready = True
+
+    async def stopped(self, app: web.Application) -> None:
+        self.ready, self.stopping = False, True
+
+
+def health_route(lifecycle: Lifecycle) -> list[tuple[str, str, BackendHandler]]:
+    async def health(backend: SeqrBackend, request: web.Request) -> web.Response:
+        """Readiness: 200 only while the emulator serves, with what a script waits on (O(1)
+        counts); 503 while it starts or stops, so a load balancer or CI step waits."""
+        status = "ok" if lifecycle.ready else "stopping" if lifecycle.stopping else "starting"
+        body = {
+            "status": status,
+            "ready": lifecycle.ready,
+            "version": VERSION,
+            "invoices": backend.invoice_count(),
+            "terminals": backend.terminal_count(),
+            "scenarios": backend.scenario_count(),
+        }
+        return web.json_response(body, status=200 if lifecycle.ready else 503)
+
+    return [("GET", "/health", health)]
 
 
 async def no_such_route(request: web.Request) -> web.Response:
@@ -354,13 +383,15 @@ def qr_routes(images: qr.Images) -> list[tuple[str, str, BackendHandler]]:
     ]
 
 
-def add_routes(app: web.Application, backend: SeqrBackend, images: qr.Images) -> None:
+def add_routes(
+    app: web.Application, backend: SeqrBackend, images: qr.Images, lifecycle: Lifecycle
+) -> None:
+    add_json_routes(app, backend, health_route(lifecycle))
     add_json_routes(app, backend, qr_routes(images))
     add_json_routes(
         app,
         backend,
         [
-            ("GET", "/health", health),
             ("GET", "/invoices", list_invoices),
             ("GET", "/invoices/{ref}", get_invoice),
             ("POST", "/invoices/{ref}/scan", scan),

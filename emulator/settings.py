@@ -119,16 +119,88 @@ class Settings:
             if raw is None or f.name in _STRUCTURED:
                 continue
             values[f.name] = parse_setting(f.name, raw, variable)
-        resellers = env.get("SEQR_EMULATOR_RESELLERS")
-        if resellers is not None:
-            try:
-                values["resellers"] = parse_resellers(resellers)
-            except ValueError as exc:
-                raise SettingsError(f"SEQR_EMULATOR_RESELLERS: {exc}") from None
         return replace(base, **values) if base is not None else cls(**values)
 
 
-_STRUCTURED = ("terminals", "resellers", "soap_paths", "services")
+@dataclass(frozen=True, slots=True)
+class Option:
+    """One setting as a person gives it: the flag `--field-name`, the variable
+    `SEQR_EMULATOR_FIELD_NAME` and the configuration key `field_name`, in that precedence."""
+
+    field: str
+    help: str
+    metavar: str | None = None  # None: a switch (`--name` / `--no-name`)
+
+    @property
+    def flag(self) -> str:
+        return "--" + self.field.replace("_", "-")
+
+    @property
+    def variable(self) -> str:
+        return "SEQR_EMULATOR_" + self.field.upper()
+
+
+OPTIONS: tuple[Option, ...] = (
+    Option("host", "address to bind (default 127.0.0.1)", "ADDRESS"),
+    Option("port", "port to bind; 0 picks a free one (default 8090)", "PORT"),
+    Option("seed", "make references reproducible run to run", "N"),
+    Option(
+        "ack_window",
+        "reverse a PAID payment not acknowledged within this time; 0 disables (default 20)",
+        "SECONDS",
+    ),
+    Option("strict_terminals", "refuse unknown terminal ids (29) instead of registering them"),
+    Option(
+        "cashregister_requires_ack",
+        "on the cash-register path, an invoice without acknowledgmentMode waits for "
+        "updateInvoice, as SEQR's till endpoint did",
+    ),
+    Option("cashregister_path", "the path that rule applies to", "PATH"),
+    Option("max_body_bytes", "larger SOAP bodies get 413 (default 1048576)", "N"),
+    Option(
+        "notification_timeout",
+        "seconds before a notification attempt is recorded as failed (default 5)",
+        "SECONDS",
+    ),
+    Option(
+        "notify_on_reserved",
+        "also notify when a reservation is made (on by default; the FAQ's 'only PAID' is off)",
+    ),
+    Option("notification_journal_size", "notification attempts kept (default 1000)", "N"),
+    Option("clock_scale", "emulator seconds per real second (default 1)", "X"),
+    Option("clock_start", "ISO 8601 instant the emulator clock starts at (default now)", "ISO"),
+    Option("freeze_clock", "time stands still, moved only by POST /_emulator/clock/advance"),
+    Option(
+        "report_delay",
+        "seconds after markTransactionPeriod during which executeReport answers 2 (default 0)",
+        "SECONDS",
+    ),
+    Option(
+        "resellers",
+        "reseller accounts, id[/userId]:password,... (default public_test_shop/9900:1234)",
+        "ACCOUNTS",
+    ),
+    Option(
+        "terminals",
+        "terminals known from the start, id:password[:name],... (default the public test shop's)",
+        "ACCOUNTS",
+    ),
+    Option(
+        "session_lifetime",
+        "External Service tokens expire (60) after this; 0 never (default 600)",
+        "SECONDS",
+    ),
+    Option(
+        "scenario",
+        "what the emulated customer and SEQR do for every terminal without a scenario of its "
+        "own: a catalogue name (seqr-emulator scenarios) or a TOML file",
+        "NAME|FILE",
+    ),
+    Option("scenario_dir", "the scenario catalogue (default: the shipped one)", "DIR"),
+)
+"""Every setting a person can give; the README's Options table lists exactly these."""
+
+_STRUCTURED = ("soap_paths", "services")
 # The longest duration any setting accepts: ten years of emulator time, in seconds.
 MAX_SECONDS = 10 * 365 * 24 * 3600
 MAX_NOTIFICATION_TIMEOUT = 24 * 3600.0
@@ -232,6 +304,12 @@ def parse_setting(name: str, raw: str, source: str) -> Any:
     kind = _KIND[name]
     text = raw.strip()
     value: Any = raw
+    accounts = _ACCOUNTS.get(name)
+    if accounts is not None:
+        try:
+            return accounts(raw)
+        except ValueError as exc:
+            raise SettingsError(f"{source}: {exc}") from None
     if kind == "bool":
         if text.lower() not in (*_TRUE, *_FALSE):
             raise SettingsError(f"{source} is not a boolean (true or false): {raw!r}")
@@ -274,6 +352,10 @@ def load_config(path: Path | str, base: Settings | None = None) -> Settings:
     for key, value in data.items():
         if key == "services":
             values["services"] = _services(where, value)
+        elif key in _ACCOUNTS:
+            if not isinstance(value, str):
+                raise ConfigError(f"{where}: {key} has the wrong type ({type(value).__name__})")
+            values[key] = parse_setting(key, value, f"{where}: {key}")
         elif key in _KIND and key not in _STRUCTURED:
             values[key] = _typed(where, key, value)
         else:
@@ -320,6 +402,19 @@ def _typed(where: str, key: str, value: Any) -> Any:
     return value
 
 
+def parse_terminals(text: str) -> tuple[TerminalAccount, ...]:
+    """`id:password[:name]`, comma-separated: terminals that exist from the start."""
+    accounts = []
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        terminal, sep, rest = item.partition(":")
+        password, _, name = rest.partition(":")
+        if not sep or not terminal.strip() or not password:
+            shown = terminal.strip() or "(no id)"  # the password is never echoed
+            raise ValueError(f"terminal account {shown!r} is not id:password[:name]")
+        accounts.append(TerminalAccount(terminal.strip(), password, name.strip() or None))
+    return tuple(accounts)
+
+
 def parse_resellers(text: str) -> tuple[ResellerAccount, ...]:
     """`id[/userId]:password`, comma-separated; userId defaults to 9900, as SEQR issued it."""
     accounts = []
@@ -327,6 +422,14 @@ def parse_resellers(text: str) -> tuple[ResellerAccount, ...]:
         principal, sep, password = item.partition(":")
         reseller, _, user = principal.partition("/")
         if not sep or not reseller.strip():
-            raise ValueError(f"reseller account {item!r} is not id[/userId]:password")
+            shown = principal.strip() or "(no id)"  # the password is never echoed
+            raise ValueError(f"reseller account {shown!r} is not id[/userId]:password")
         accounts.append(ResellerAccount(reseller.strip(), user.strip() or "9900", password))
     return tuple(accounts)
+
+
+_ACCOUNTS: dict[str, Callable[[str], Any]] = {
+    "resellers": parse_resellers,
+    "terminals": parse_terminals,
+}
+"""Settings written as `id:password,...` text wherever they are given."""

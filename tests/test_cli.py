@@ -88,6 +88,7 @@ def test_port_in_use_is_a_clear_error():
             timeout=20,
         )
         assert busy.returncode == 1 and "cannot serve" in busy.stderr
+        assert len(busy.stderr.strip().splitlines()) == 1, busy.stderr
         assert "Traceback" not in busy.stderr
 
 

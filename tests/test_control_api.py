@@ -109,3 +109,32 @@ def test_an_unknown_control_route_answers_json(control):
 def test_a_control_route_asked_with_the_wrong_method_names_the_right_ones(control):
     status, body = control.request("DELETE", "/invoices")
     assert status == 405 and "allowed: GET" in body["error"]
+
+
+def test_health_says_ready_with_the_version_and_counts(emulator, zeep_service, context, control):
+    from emulator import __version__
+
+    send(zeep_service, context)
+    health = control.ok("GET", "/health")
+    assert health["status"] == "ok" and health["ready"] is True
+    assert health["version"] == __version__ and health["invoices"] == 1
+    assert health["terminals"] >= 1 and health["scenarios"] > 0
+
+
+async def test_health_is_503_while_the_emulator_starts_or_stops():
+    from aiohttp.test_utils import make_mocked_request
+
+    from emulator.backend import SeqrBackend
+    from emulator.control import Lifecycle, health_route
+    from emulator.settings import Settings
+
+    lifecycle = Lifecycle()
+    [(_, _, health)] = health_route(lifecycle)
+    backend = SeqrBackend(Settings())
+    request = make_mocked_request("GET", "/_emulator/health")
+    assert (await health(backend, request)).status == 503  # starting
+    await lifecycle.started(None)  # type: ignore[arg-type]
+    assert (await health(backend, request)).status == 200
+    await lifecycle.stopped(None)  # type: ignore[arg-type]
+    answer = await health(backend, request)
+    assert answer.status == 503 and b'"stopping"' in answer.body

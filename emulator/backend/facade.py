@@ -355,6 +355,13 @@ class SeqrBackend:
     def invoice_count(self) -> int:
         return self.store.invoice_count()
 
+    def terminal_count(self) -> int:
+        return len(self.store.terminals)
+
+    def scenario_count(self) -> int:
+        """The scenarios of the catalogue, compiled at start."""
+        return len(self.engine.catalogue)
+
     def scan(
         self,
         reference: str,

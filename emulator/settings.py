@@ -97,6 +97,10 @@ class Settings:
     # file (`--scenario`). None: the emulated customer does nothing until told.
     scenario: str | None = None
     scenario_dir: str | None = None  # the catalogue folder; None: the shipped `scenarios/`
+    # Notification attempts in flight at once, overall and per receiver (scheme, host, port);
+    # an attempt beyond them waits for a free one, inside its own notification_timeout.
+    notification_connections: int = 1024
+    notification_per_receiver: int = 8
 
     def __post_init__(self) -> None:
         for name, check in _CHECKS.items():
@@ -197,6 +201,16 @@ OPTIONS: tuple[Option, ...] = (
         "NAME|FILE",
     ),
     Option("scenario_dir", "the scenario catalogue (default: the shipped one)", "DIR"),
+    Option(
+        "notification_connections",
+        "notification attempts in flight at once, overall (default 1024)",
+        "N",
+    ),
+    Option(
+        "notification_per_receiver",
+        "notification attempts in flight at once to one receiver, host:port (default 8)",
+        "N",
+    ),
 )
 """Every setting a person can give; the README's Options table lists exactly these."""
 
@@ -275,6 +289,8 @@ _CHECKS: dict[str, Callable[[Any], str | None]] = {
     "clock_start": _clock_start,
     "report_delay": _between(0, MAX_SECONDS, " seconds"),
     "session_lifetime": _between(0, MAX_SECONDS, " seconds"),
+    "notification_connections": _between(1, 100_000),
+    "notification_per_receiver": _between(1, 100_000),
 }
 _TRUE = ("1", "true", "yes", "on")
 _FALSE = ("0", "false", "no", "off", "")

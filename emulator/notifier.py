@@ -125,6 +125,7 @@ class Lanes:
         self._overall = asyncio.Semaphore(overall)
         self._lanes: dict[Receiver, _Lane] = {}
         self.in_flight = 0
+        self.most = 0  # the most attempts ever in flight at once
 
     @contextlib.asynccontextmanager
     async def slot(self, receiver: Receiver, waiting: list[str]) -> AsyncIterator[None]:
@@ -141,6 +142,7 @@ class Lanes:
                 async with self._overall:
                     waiting.clear()
                     self.in_flight += 1
+                    self.most = max(self.most, self.in_flight)
                     try:
                         yield
                     finally:
@@ -199,6 +201,11 @@ class Notifier:
     def in_flight(self) -> int:
         """Attempts holding a connection now (the others under way wait or are delayed)."""
         return 0 if self._lanes is None else self._lanes.in_flight
+
+    @property
+    def most_in_flight(self) -> int:
+        """The most attempts that were ever in flight at once."""
+        return 0 if self._lanes is None else self._lanes.most
 
     def scenario_plan(self, notification: Notification) -> NotificationPlan:
         """The plan a scenario step armed for this invoice's next notification, else deliver."""
@@ -364,6 +371,7 @@ class Notifier:
             session, self._session = self._session, None
             await self.close_tasks()
             await session.close()
+            await asyncio.sleep(0)  # the closed connections' sockets close on this turn
 
     async def close_tasks(self) -> None:
         """Cancel every delivery still under way and wait until each has ended."""

@@ -19,7 +19,7 @@ from datetime import datetime
 
 from aiohttp import web
 
-from emulator import app_api, control, dashboard, qr
+from emulator import app_api, control, dashboard, guard, qr
 from emulator.backend import SeqrBackend
 from emulator.clock import Clock
 from emulator.domain.model import AcknowledgmentMode
@@ -78,7 +78,8 @@ def create_app(
     app.on_shutdown.append(lifecycle.stopped)
     control.add_routes(app, backend, images, lifecycle)
     app_api.add_routes(app, backend)
-    notifier = app[NOTIFIER] = Notifier(backend, settings)
+    room = guard.budget(settings)  # what the descriptor limit leaves; start_site logs a cut
+    notifier = app[NOTIFIER] = Notifier(backend, settings, room.notifications)
     dashboard.setup(app, backend, notifier.subscribe)
     control.add_fallback(app)  # last: any other /_emulator/... path answers JSON
     app.cleanup_ctx.append(_deadline_sweeper(backend, OldObjects() if freeze_heap else None))

@@ -101,6 +101,12 @@ class Settings:
     # an attempt beyond them waits for a free one, inside its own notification_timeout.
     notification_connections: int = 1024
     notification_per_receiver: int = 8
+    # How long a client may take (`emulator/guard.py`), and how many may be connected at once;
+    # at the limit a new connection closes the longest-open idle one.
+    header_timeout: float = 10.0  # seconds from a request head's first byte to its end
+    body_timeout: float = 30.0  # seconds from the end of a request head to the end of its body
+    idle_timeout: float = 60.0  # seconds a connection may wait for its next request
+    max_connections: int = 1024
 
     def __post_init__(self) -> None:
         for name, check in _CHECKS.items():
@@ -211,6 +217,16 @@ OPTIONS: tuple[Option, ...] = (
         "notification attempts in flight at once to one receiver, host:port (default 8)",
         "N",
     ),
+    Option(
+        "header_timeout", "seconds a client may take to send a request head (default 10)", "SECONDS"
+    ),
+    Option(
+        "body_timeout", "seconds a client may take to send a request body (default 30)", "SECONDS"
+    ),
+    Option(
+        "idle_timeout", "seconds a connection may wait for its next request (default 60)", "SECONDS"
+    ),
+    Option("max_connections", "connections open at once (default 1024)", "N"),
 )
 """Every setting a person can give; the README's Options table lists exactly these."""
 
@@ -218,6 +234,7 @@ _STRUCTURED = ("soap_paths", "services")
 # The longest duration any setting accepts: ten years of emulator time, in seconds.
 MAX_SECONDS = 10 * 365 * 24 * 3600
 MAX_NOTIFICATION_TIMEOUT = 24 * 3600.0
+MAX_IO_SECONDS = 24 * 3600.0  # the longest a client may be given to send a request
 CLOCK_SCALE_RANGE = (1e-6, 1e6)
 CLOCK_LAST_YEAR = 9989  # a clock started later could not run MAX_SECONDS inside datetime's range
 
@@ -291,6 +308,10 @@ _CHECKS: dict[str, Callable[[Any], str | None]] = {
     "session_lifetime": _between(0, MAX_SECONDS, " seconds"),
     "notification_connections": _between(1, 100_000),
     "notification_per_receiver": _between(1, 100_000),
+    "header_timeout": _between(0.001, MAX_IO_SECONDS, " seconds"),
+    "body_timeout": _between(0.001, MAX_IO_SECONDS, " seconds"),
+    "idle_timeout": _between(0.001, MAX_IO_SECONDS, " seconds"),
+    "max_connections": _between(1, 1_000_000),
 }
 _TRUE = ("1", "true", "yes", "on")
 _FALSE = ("0", "false", "no", "off", "")

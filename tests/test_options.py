@@ -35,6 +35,10 @@ VALUES: dict[str, tuple[str, str, str]] = {
     "terminals": ('"t1:pass-1"', "t2:pass-2:Two", "t3:pass-3"),
     "notification_connections": ("10", "20", "30"),
     "notification_per_receiver": ("1", "2", "3"),
+    "header_timeout": ("1", "2", "3"),
+    "body_timeout": ("1", "2", "3"),
+    "idle_timeout": ("1", "2", "3"),
+    "max_connections": ("10", "20", "30"),
 }
 SWITCHES = [o for o in OPTIONS if o.metavar is None]
 VALUED = [o for o in OPTIONS if o.metavar is not None]
@@ -70,7 +74,16 @@ def _expected(field: str, text: str) -> Any:
     return float(text) if "." in text or field in _FLOATS else int(text)
 
 
-_FLOATS = {"ack_window", "notification_timeout", "clock_scale", "report_delay", "session_lifetime"}
+_FLOATS = {
+    "ack_window",
+    "notification_timeout",
+    "clock_scale",
+    "report_delay",
+    "session_lifetime",
+    "header_timeout",
+    "body_timeout",
+    "idle_timeout",
+}
 
 
 def test_every_setting_has_three_good_values_here():

@@ -1,0 +1,366 @@
+"""The emulator's guard: how long a client may take, how many may be connected at once, and
+what a bad or stalled connection leaves in the log.
+
+aiohttp's server closes a connection that waits too long for its next request (its
+keep-alive timeout, `Settings.idle_timeout` here), but nothing bounds a request that has
+begun: a client sending its head a byte at a time, or a body that never ends, holds its
+connection for ever. `GuardedHandler`, aiohttp's `RequestHandler` with two deadlines, closes
+it: `header_timeout` from the first byte of a request head to its end (then it answers 408),
+`body_timeout` from the end of the head to the end of the body. Neither costs a timer on the
+usual request, whose head and body arrive in one read: a deadline is armed only when a read
+ends inside a head or a body. `Connections` keeps the count: at `max_connections` (or fewer,
+when the descriptor limit is lower, see `budget`) a new connection closes the longest-open
+idle one, so a normal request is still served while the idle and the slow hold the rest, and
+the limit is logged once when it is reached, not once per connection. A process out of
+descriptors (EMFILE on accept) logs one line in ten seconds, not a traceback per attempt, and
+closes idle connections to make room (`LoopGuard`).
+
+The handler reads a few attributes of aiohttp's (`_request_count`, `_messages`,
+`_request_in_progress`); tests/test_connections.py fails if a new aiohttp moves them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import errno
+import logging
+import os
+import resource
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from aiohttp import web
+
+from emulator.settings import Settings
+
+log = logging.getLogger(__name__)
+
+RESERVED_DESCRIPTORS = 64  # the listening sockets, files, the image threads, stdio
+LOG_EVERY = 10.0  # seconds between two lines about the same kind of trouble
+REQUEST_TIMEOUT = (
+    b"HTTP/1.1 408 Request Timeout\r\nContent-Type: text/plain\r\nContent-Length: 20\r\n"
+    b"Connection: close\r\n\r\n408 Request Timeout\n"
+)
+_OUT_OF = (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM)
+
+
+class Throttle:
+    """Logs a kind of line at most once per `every` seconds, counting the ones held back."""
+
+    def __init__(self, logger: logging.Logger, every: float = LOG_EVERY) -> None:
+        self.logger = logger
+        self.every = every
+        self._last: dict[str, tuple[float, int]] = {}
+
+    def __call__(self, kind: str, level: int, message: str) -> bool:
+        """Log `message` unless a line of this kind was logged less than `every` ago."""
+        now = time.monotonic()
+        last, held = self._last.get(kind, (-self.every, 0))
+        if now - last < self.every:
+            self._last[kind] = (last, held + 1)
+            return False
+        if held:
+            message += f" ({held} more like this in the last {now - last:.0f} s)"
+        self._last[kind] = (now, 0)
+        self.logger.log(level, message)
+        return True
+
+
+# --- the descriptor budget ---------------------------------------------------------------------
+
+
+def descriptor_limit() -> int | None:
+    """The process's soft limit on open descriptors, None when there is none."""
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    return None if soft == resource.RLIM_INFINITY else soft
+
+
+def raise_descriptor_limit(ceiling: int = 1 << 20) -> int | None:
+    """Raise the soft descriptor limit to the hard one (at most `ceiling`), as a server that
+    holds many connections should; the limit now. Process-wide: `serve` only."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = ceiling if hard == resource.RLIM_INFINITY else min(hard, ceiling)
+    if soft != resource.RLIM_INFINITY and soft < wanted:
+        with contextlib.suppress(ValueError, OSError):  # not allowed here: keep what there is
+            resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
+    return descriptor_limit()
+
+
+@dataclass(frozen=True, slots=True)
+class Budget:
+    """What the descriptor limit leaves for connections and notification attempts."""
+
+    connections: int
+    notifications: int
+    descriptors: int | None
+
+    def note(self, settings: Settings) -> str | None:
+        """A line saying what was lowered to fit the descriptor limit, if anything was."""
+        lowered = []
+        if self.connections < settings.max_connections:
+            lowered.append(f"connections to {self.connections}")
+        if self.notifications < settings.notification_connections:
+            lowered.append(f"notification connections to {self.notifications}")
+        if not lowered:
+            return None
+        return f"the descriptor limit is {self.descriptors} (ulimit -n): limited " + " and ".join(
+            lowered
+        )
+
+
+def budget(settings: Settings) -> Budget:
+    """Connections and notification attempts that fit in the descriptor limit: notifications
+    take at most a quarter of it, connections what is left but `RESERVED_DESCRIPTORS`."""
+    limit = descriptor_limit()
+    if limit is None:
+        return Budget(settings.max_connections, settings.notification_connections, None)
+    notifications = max(1, min(settings.notification_connections, limit // 4))
+    connections = max(
+        1, min(settings.max_connections, limit - notifications - RESERVED_DESCRIPTORS)
+    )
+    return Budget(connections, notifications, limit)
+
+
+# --- connections -------------------------------------------------------------------------------
+
+
+class Connections:
+    """The open connections of one server: their limit, and the deadlines a request keeps."""
+
+    def __init__(self, settings: Settings, limit: int) -> None:
+        self.header_timeout = settings.header_timeout
+        self.body_timeout = settings.body_timeout
+        self.idle_timeout = settings.idle_timeout
+        self.limit = limit
+        self._open: dict[GuardedHandler, None] = {}  # oldest first
+        self._full = False
+        self.closed_for_room = 0
+        self.refused = 0
+        self.throttle = Throttle(log)
+
+    def __len__(self) -> int:
+        return len(self._open)
+
+    def opened(self, handler: GuardedHandler) -> bool:
+        """Count a new connection in; False when it must be closed (no room was made)."""
+        if len(self._open) >= self.limit:
+            if not self._full:
+                self._full = True
+                log.warning(
+                    "connection limit reached (%d open): each new connection now closes the "
+                    "longest-open idle one (--max-connections)",
+                    self.limit,
+                )
+            if not self.shed(1):
+                self.refused += 1
+                return False
+            self.closed_for_room += 1
+        self._open[handler] = None
+        return True
+
+    def closed(self, handler: GuardedHandler) -> None:
+        self._open.pop(handler, None)
+        if self._full and len(self._open) < self.limit * 3 // 4:
+            self._full = False
+            log.info(
+                "back under the connection limit: %d idle connections were closed to make "
+                "room, %d new ones refused",
+                self.closed_for_room,
+                self.refused,
+            )
+            self.closed_for_room = self.refused = 0
+
+    def shed(self, count: int) -> int:
+        """Close up to `count` idle connections, the longest-open first; how many it closed."""
+        chosen: list[GuardedHandler] = []
+        for handler in self._open:
+            if len(chosen) == count:
+                break
+            if handler.idle:
+                chosen.append(handler)
+        for handler in chosen:
+            self._open.pop(handler, None)
+            handler.force_close()
+        return len(chosen)
+
+    def timed_out(self, stage: str, seconds: float) -> None:
+        self.throttle(
+            f"timeout-{stage}",
+            logging.INFO,
+            f"closed a connection that took over {seconds:g} s to send a request {stage}",
+        )
+
+
+HEAD, BODY = "head", "body"
+_receive = web.RequestHandler.data_received
+
+
+class GuardedHandler(web.RequestHandler):
+    """aiohttp's connection handler, with deadlines on a request's head and body."""
+
+    __slots__ = ("_deadline", "_guard", "_payload")
+
+    def __init__(self, manager: web.Server, guard: Connections, **kwargs: Any) -> None:
+        super().__init__(manager, **kwargs)
+        self._guard = guard
+        self._deadline: asyncio.TimerHandle | None = None
+        self._payload: Any = None  # the body of the latest request, while it is arriving
+
+    @property
+    def idle(self) -> bool:
+        """Between requests (a head may have begun): nothing would be lost by closing."""
+        return not (self._request_in_progress or self._messages or self._payload is not None)
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        super().connection_made(transport)
+        if not self._guard.opened(self):
+            self.force_close()
+
+    def connection_lost(self, exc: BaseException | None) -> None:
+        self._disarm()
+        self._guard.closed(self)
+        super().connection_lost(exc)
+
+    def data_received(self, data: bytes) -> None:
+        # The usual request is one read, head and body: this costs it one call (`is_eof`).
+        pending = self._payload
+        heads = self._request_count
+        _receive(self, data)
+        if self._request_count != heads:  # a head ended in this read
+            messages = self._messages
+            payload = messages[-1][1] if messages else None
+            if payload is None or payload.is_eof():
+                self._payload = None
+                if self._deadline is not None:
+                    self._disarm()
+            else:  # its body goes on in later reads
+                self._payload = payload
+                self._arm(self._guard.body_timeout, BODY)
+        elif pending is not None:
+            if pending.is_eof():
+                self._payload = None
+                if self._deadline is not None:
+                    self._disarm()
+        elif self._deadline is None and data:  # a head began and did not end
+            self._arm(self._guard.header_timeout, HEAD)
+
+    def _arm(self, seconds: float, stage: str) -> None:
+        self._disarm()
+        self._deadline = self._loop.call_later(seconds, self._expired, seconds, stage)
+
+    def _disarm(self) -> None:
+        if self._deadline is not None:
+            self._deadline.cancel()
+            self._deadline = None
+
+    def _expired(self, seconds: float, stage: str) -> None:
+        self._deadline = None
+        if stage == HEAD:
+            if not self.idle:  # the next head, sent while a request is served: its turn later
+                return
+            if self.transport is not None:
+                self.transport.write(REQUEST_TIMEOUT)  # written before the close below
+        self._guard.timed_out(stage, seconds)
+        self.force_close()
+
+
+class GuardedSite(web.BaseSite):
+    """A TCP site whose connections are `GuardedHandler`s counted by `connections`."""
+
+    __slots__ = ("_connections", "_handler_args", "_host", "_port")
+
+    def __init__(
+        self,
+        runner: web.BaseRunner,
+        host: str,
+        port: int,
+        connections: Connections,
+        *,
+        backlog: int = 1024,
+        **handler_args: Any,
+    ) -> None:
+        super().__init__(runner, backlog=backlog)
+        self._host = host
+        self._port = port
+        self._connections = connections
+        self._handler_args = handler_args
+
+    @property
+    def name(self) -> str:
+        shown = f"[{self._host}]" if ":" in self._host else self._host
+        return f"http://{shown}:{self._port}"
+
+    @property
+    def port(self) -> int:
+        """The bound port (the one asked for until started)."""
+        server = self._server
+        sockets = getattr(server, "sockets", None) or []
+        return int(sockets[0].getsockname()[1]) if sockets else self._port
+
+    async def start(self) -> None:
+        await super().start()
+        loop = asyncio.get_running_loop()
+        manager = self._runner.server
+        assert manager is not None, "the runner is set up before its site starts"
+        connections, handler_args = self._connections, self._handler_args
+
+        def connection() -> GuardedHandler:
+            return GuardedHandler(
+                manager,
+                connections,
+                loop=loop,
+                keepalive_timeout=connections.idle_timeout,
+                **handler_args,
+            )
+
+        self._server = await loop.create_server(
+            connection, self._host, self._port, backlog=self._backlog, reuse_address=True
+        )
+
+
+class LoopGuard:
+    """The loop's exception handler, minding one kind of report: a descriptor short on accept.
+
+    On EMFILE, asyncio (3.11 to 3.13 at least) reports the failed accept with a traceback and
+    tries it again a second later, and it goes on trying the rest of its accept batch (the
+    backlog, 1,024), each failure reported and rescheduled alike: thousands of tracebacks a
+    second. This logs one line in ten seconds instead, closes an eighth of the connections that
+    are idle (at most once a second) to make room, and keeps quiet about the rescheduled tries
+    that fire after the listening socket has closed. Any other report goes on as before."""
+
+    def __init__(self, connections: Connections) -> None:
+        self.connections = connections
+        self._previous: Callable[[asyncio.AbstractEventLoop, dict[str, Any]], object] | None = None
+        self._shed_at = -1.0
+
+    def install(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._previous = loop.get_exception_handler()
+        loop.set_exception_handler(self.handle)
+
+    def handle(self, loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+        exc = context.get("exception")
+        message = str(context.get("message", ""))
+        if isinstance(exc, OSError) and exc.errno in _OUT_OF and "accept" in message:
+            now = time.monotonic()
+            closed = 0
+            if now - self._shed_at >= 1.0:  # what was closed frees its descriptor later
+                self._shed_at = now
+                closed = self.connections.shed(max(16, len(self.connections) // 8))
+            self.connections.throttle(
+                "accept",
+                logging.WARNING,
+                f"cannot accept connections: {os.strerror(exc.errno or 0)} (descriptor limit "
+                f"{descriptor_limit()}, {len(self.connections)} connections open); closed "
+                f"{closed} idle ones to make room",
+            )
+            return
+        callback = getattr(context.get("handle"), "_callback", None)
+        if getattr(callback, "__name__", "") == "_start_serving" and isinstance(exc, ValueError):
+            return  # a retried accept whose listening socket has closed since
+        if self._previous is not None:
+            self._previous(loop, context)
+        else:
+            loop.default_exception_handler(context)

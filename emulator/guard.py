@@ -15,6 +15,13 @@ the limit is logged once when it is reached, not once per connection. A process 
 descriptors (EMFILE on accept) logs one line in ten seconds, not a traceback per attempt, and
 closes idle connections to make room (`LoopGuard`).
 
+No byte of a request reaches the log or an error answer. aiohttp's parser puts the bytes it
+could not read into its exception (a Content-Length shorter than the body makes the rest a
+"request" whose method is the body: a password, say), which aiohttp logged with a traceback
+and echoed in its 400 answer. The handler answers such a request with a bare `400 Bad
+Request` and logs one line without the bytes (`HTTP_LOG`, at most one in ten seconds), and
+its log goes to the emulator's logger, not to `aiohttp.server`; the access log is off.
+
 The handler reads a few attributes of aiohttp's (`_request_count`, `_messages`,
 `_request_in_progress`); tests/test_connections.py fails if a new aiohttp moves them.
 """
@@ -30,13 +37,17 @@ import resource
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from http import HTTPStatus
 from typing import Any
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
+from aiohttp.web_protocol import RequestPayloadError
 
 from emulator.settings import Settings
 
 log = logging.getLogger(__name__)
+HTTP_LOG = logging.getLogger("emulator.http")  # the connections' own lines, never a request's bytes
 
 RESERVED_DESCRIPTORS = 64  # the listening sockets, files, the image threads, stdio
 LOG_EVERY = 10.0  # seconds between two lines about the same kind of trouble
@@ -186,6 +197,28 @@ class Connections:
             handler.force_close()
         return len(chosen)
 
+    def errored(self, request: web.BaseRequest, status: int, exc: BaseException | None) -> int:
+        """Log a request aiohttp could not serve without a byte of it; the status to answer.
+        A request that could not be read is the client's fault: 400, one line (throttled).
+        A handler's own failure is a bug: 500, the traceback (with method and path only)."""
+        peer = request.remote or "?"
+        if isinstance(exc, HttpProcessingError | RequestPayloadError):
+            self.throttle(
+                "bad-request",
+                logging.WARNING,
+                f"bad HTTP request from {peer}: 400 ({type(exc).__name__}; the request's "
+                "bytes are not logged)",
+            )
+            return 400
+        if isinstance(exc, ConnectionError):
+            HTTP_LOG.debug("connection from %s lost while serving it", peer)
+            return status
+        if status >= 500:
+            HTTP_LOG.error(
+                "error serving %s %s", request.method, request.rel_url.path, exc_info=exc
+            )
+        return status
+
     def timed_out(self, stage: str, seconds: float) -> None:
         self.throttle(
             f"timeout-{stage}",
@@ -246,6 +279,25 @@ class GuardedHandler(web.RequestHandler):
                     self._disarm()
         elif self._deadline is None and data:  # a head began and did not end
             self._arm(self._guard.header_timeout, HEAD)
+
+    def handle_error(
+        self,
+        request: web.BaseRequest,
+        status: int = 500,
+        exc: BaseException | None = None,
+        message: str | None = None,
+    ) -> web.StreamResponse:
+        """aiohttp's error answer, bare: its status and reason, no word of the request."""
+        status = self._guard.errored(request, status, exc)
+        if request.writer.output_size > 0:  # as aiohttp does: the answer has begun
+            raise ConnectionError("the answer was partly sent, another cannot be")
+        try:
+            reason = HTTPStatus(status).phrase
+        except ValueError:
+            reason = "Error"
+        response = web.Response(status=status, text=f"{status} {reason}\n")
+        response.force_close()
+        return response
 
     def _arm(self, seconds: float, stage: str) -> None:
         self._disarm()
@@ -313,6 +365,8 @@ class GuardedSite(web.BaseSite):
                 connections,
                 loop=loop,
                 keepalive_timeout=connections.idle_timeout,
+                logger=HTTP_LOG,
+                access_log=None,
                 **handler_args,
             )
 

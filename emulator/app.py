@@ -17,7 +17,7 @@ import struct
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import datetime
 
-from aiohttp import web
+from aiohttp import hdrs, web
 
 from emulator import app_api, control, dashboard, guard, qr
 from emulator.backend import SeqrBackend
@@ -61,16 +61,18 @@ def create_app(
     emulator (`seqr-emulator serve`) asks for it.
     """
     settings = settings or Settings()
+    guard.exposure(settings)  # a SettingsError when the control API would be open unasked
     backend = backend or SeqrBackend(settings, make_clock(settings))
     load_scenarios(backend, settings)
     app = web.Application(client_max_size=settings.max_body_bytes)
     app[SETTINGS] = settings
     app[BACKEND] = backend
+    gate = app[guard.GATE] = guard.Gate(settings)  # before the routes that ask it
     endpoint = app[SOAP] = SoapEndpoint(backend)
     for path in settings.soap_paths:
         strict_till = settings.cashregister_requires_ack and path == settings.cashregister_path
-        app.router.add_route("GET", path, serve_wsdl)
-        app.router.add_route("POST", path, soap_route(endpoint, settings, strict_till))
+        app.router.add_route("GET", path, wsdl_route(gate))
+        app.router.add_route("POST", path, soap_route(endpoint, settings, strict_till, gate))
     images = app[IMAGES] = qr.Images()
     backend.on_reset(images.clear)
     lifecycle = control.Lifecycle()
@@ -98,6 +100,14 @@ def _base_url(request: web.Request) -> str:
     return f"{request.scheme}://{request.host}{request.path}"
 
 
+def wsdl_route(gate: guard.Gate) -> Callable[[web.Request], Awaitable[web.Response]]:
+    async def wsdl_or_refusal(request: web.Request) -> web.Response:
+        refused = gate.page(request)
+        return refused if refused is not None else await serve_wsdl(request)
+
+    return wsdl_or_refusal
+
+
 async def serve_wsdl(request: web.Request) -> web.Response:
     """`<path>?wsdl` is the binding and service; `?wsdl=<types document>` the schema."""
     query = {k.lower(): v for k, v in request.query.items()}
@@ -113,13 +123,22 @@ async def serve_wsdl(request: web.Request) -> web.Response:
 
 
 def soap_route(
-    endpoint: SoapEndpoint, settings: Settings, strict_till: bool
+    endpoint: SoapEndpoint, settings: Settings, strict_till: bool, gate: guard.Gate
 ) -> Callable[[web.Request], Awaitable[web.Response]]:
     """The POST handler of one SOAP path; what it knows of the path is settled here, once."""
     info = _CASHREGISTER if strict_till else _WEBSHOP
     limit = settings.max_body_bytes
+    hosts, kinds = gate.good_hosts, gate.good_soap_types  # grown by `gate.soap`, never shrunk
+    host, kind, origin = hdrs.HOST, hdrs.CONTENT_TYPE, hdrs.ORIGIN
 
     async def serve_soap(request: web.Request) -> web.Response:
+        # The gate (Host, Origin, a browser form's type), before the body is read: inline,
+        # plain header lookups for the call that passes, as `Gate.passes_soap` says.
+        headers = request.headers
+        if headers.get(host) not in hosts or headers.get(kind) not in kinds or origin in headers:
+            refused = gate.soap(request)
+            if refused is not None:
+                return refused
         try:
             body = await request.read()
         except web.HTTPRequestEntityTooLarge:

@@ -1,5 +1,7 @@
-"""The emulator's guard: how long a client may take, how many may be connected at once, and
-what a bad or stalled connection leaves in the log.
+"""The emulator's guard: how long a client may take, how many may be connected at once, what
+a bad or stalled connection leaves in the log, and who may drive the emulator (`Gate`: the
+names it answers to, the origin and content types a request may come with, the control
+token, and `exposure`, which refuses to start an open control API unasked).
 
 aiohttp's server closes a connection that waits too long for its next request (its
 keep-alive timeout, `Settings.idle_timeout` here), but nothing bounds a request that has
@@ -31,6 +33,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
+import hmac
+import ipaddress
 import logging
 import os
 import resource
@@ -40,11 +44,11 @@ from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any
 
-from aiohttp import web
+from aiohttp import hdrs, web
 from aiohttp.http_exceptions import HttpProcessingError
 from aiohttp.web_protocol import RequestPayloadError
 
-from emulator.settings import Settings
+from emulator.settings import Settings, SettingsError
 
 log = logging.getLogger(__name__)
 HTTP_LOG = logging.getLogger("emulator.http")  # the connections' own lines, never a request's bytes
@@ -418,3 +422,271 @@ class LoopGuard:
             self._previous(loop, context)
         else:
             loop.default_exception_handler(context)
+
+
+# --- who may drive the emulator ----------------------------------------------------------------
+
+FORM_TYPES = frozenset({"application/x-www-form-urlencoded", "multipart/form-data", "text/plain"})
+"""What a page on another origin can send without the browser asking first (a CORS "simple"
+request): never a SOAP client's type (text/xml, application/soap+xml) nor the control API's."""
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+TOKEN_HEADER = "X-Seqr-Emulator-Token"
+WILDCARDS = frozenset({"", "0.0.0.0", "::", "*"})
+_LEARNED = 1024  # Host and Content-Type values whose verdict is kept (both are few in practice)
+
+
+def is_loopback(host: str) -> bool:
+    """`host` (as `--host` takes it) is a loopback address, or `localhost`."""
+    name = host.strip().strip("[]").lower()
+    if name == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False  # a wildcard, or a name that may resolve to anything
+
+
+def exposure(settings: Settings) -> str | None:
+    """Whether the emulator may serve `settings.host` as configured: None when its control API
+    is closed (a loopback address, or a token), a warning when `open_control` opens it, and a
+    `SettingsError` when neither."""
+    if is_loopback(settings.host) or settings.control_token is not None:
+        return None
+    shown = settings.host or "every address"
+    if settings.open_control:
+        return (
+            f"warning: the control API and the dashboard on {shown} answer anyone who can "
+            "reach it, without a token (--open-control)"
+        )
+    raise SettingsError(
+        f"--host {shown} is not a loopback address: give --control-token TOKEN (or "
+        "SEQR_EMULATOR_CONTROL_TOKEN) so that only those who have it drive the control API "
+        "and the dashboard, or --open-control to serve them to anyone who can reach it"
+    )
+
+
+def host_name(value: str) -> str:
+    """The name in a Host header, without its port, lower case: `[::1]:8090` is `::1`."""
+    value = value.strip().lower()
+    if value.startswith("["):
+        end = value.find("]")
+        return value[1:end] if end > 0 else value
+    if value.count(":") == 1:
+        value = value.partition(":")[0]
+    return value.rstrip(".")
+
+
+def _is_ip(name: str) -> bool:
+    try:
+        ipaddress.ip_address(name)
+    except ValueError:
+        return False
+    return True
+
+
+def _json(status: int, message: str, headers: dict[str, str] | None = None) -> web.Response:
+    return web.json_response({"error": message}, status=status, headers=headers)
+
+
+def _text(status: int, message: str, headers: dict[str, str] | None = None) -> web.Response:
+    return web.Response(status=status, text=message + "\n", headers=headers)
+
+
+class Gate:
+    """Who may drive one emulator, checked in each route's own handler with plain header
+    lookups (a middleware would cost every SOAP call about 7% of the HTTP stack's ceiling):
+
+    - the Host header must name what the emulator serves: localhost, an IP address (a page
+      rebinding its own name to this address sends that name), `--host`, `--allowed-hosts`;
+      else 421;
+    - an Origin header, which browsers send with every POST, must be the emulator's own;
+      else 403, so a page on another origin can drive neither the SOAP endpoint nor the
+      control API;
+    - a SOAP POST must not be a browser form's (text/plain, urlencoded, multipart), a control
+      write must be `application/json` when it has a body and never a form's; else 415;
+    - with `--control-token`, the control API (but its health route) and the dashboard ask
+      for the token: `Authorization: Bearer TOKEN`, `X-Seqr-Emulator-Token: TOKEN`, or the
+      cookie `/?token=TOKEN` sets for the dashboard's page and its own requests; else 401.
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        self.token = settings.control_token
+        names = {"localhost"}
+        bound = host_name(settings.host)
+        if bound not in WILDCARDS and not _is_ip(bound):
+            names.add(bound)
+        self.any_host = False
+        for name in (settings.allowed_hosts or "").split(","):
+            name = host_name(name)
+            if name == "*":
+                self.any_host = True
+            elif name:
+                names.add(name)
+        self.names = frozenset(names)
+        self._hosts: dict[str | None, bool] = {None: True}  # a request without Host: HTTP/1.0
+        self._types: dict[str | None, bool] = {None: True}
+        # The Host and Content-Type values seen to pass, for the SOAP route's fast path
+        # (`passes_soap`): a merchant's client sends the same two on every call.
+        self.good_hosts: set[str | None] = {None}
+        self.good_soap_types: set[str | None] = {None}
+
+    # --- the checks --------------------------------------------------------------------------
+
+    def serves(self, host: str | None) -> bool:
+        """The Host header names this emulator."""
+        verdict = self._hosts.get(host)
+        if verdict is None:
+            assert host is not None
+            name = host_name(host)
+            verdict = self.any_host or name in self.names or _is_ip(name)
+            if len(self._hosts) < _LEARNED:
+                self._hosts[host] = verdict
+                if verdict:
+                    self.good_hosts.add(host)
+        return verdict
+
+    @staticmethod
+    def same_origin(origin: str, host: str | None) -> bool:
+        """`origin` is the origin of the emulator as the request addressed it."""
+        if host is None:
+            return False
+        scheme, _, rest = origin.strip().lower().partition("://")
+        default = {"http": ":80", "https": ":443"}.get(scheme)
+        if default is None:
+            return False  # "null", a file: page, a browser extension
+        return rest.removesuffix(default) == host.strip().lower().removesuffix(default)
+
+    def soap_type(self, content_type: str | None) -> bool:
+        """A SOAP POST may carry this Content-Type (any but a browser form's)."""
+        verdict = self._types.get(content_type)
+        if verdict is None:
+            assert content_type is not None
+            verdict = media_type(content_type) not in FORM_TYPES
+            if len(self._types) < _LEARNED:
+                self._types[content_type] = verdict
+                if verdict:
+                    self.good_soap_types.add(content_type)
+        return verdict
+
+    def authorized(self, request: web.BaseRequest) -> bool:
+        """The request carries the control token (always so when there is none)."""
+        token = self.token
+        if token is None:
+            return True
+        headers = request.headers
+        given = headers.get(TOKEN_HEADER)
+        if given is None:
+            scheme, _, value = headers.get("Authorization", "").partition(" ")
+            given = value.strip() if scheme.lower() == "bearer" else None
+        if given is None:
+            given = request.cookies.get(cookie_name(request))
+        return given is not None and hmac.compare_digest(given.encode(), token.encode())
+
+    # --- the answers -------------------------------------------------------------------------
+
+    def passes_soap(self, request: web.BaseRequest) -> bool:
+        """The SOAP POST's headers are ones seen to pass (no Origin, a known Host and
+        Content-Type): what the SOAP route asks on every call, inline there; when it is not
+        so, `soap` decides. Three header lookups by `istr` (no case folding) and two set
+        lookups; a method call would cost as much again."""
+        headers = request.headers
+        return (
+            headers.get(hdrs.HOST) in self.good_hosts
+            and headers.get(hdrs.CONTENT_TYPE) in self.good_soap_types
+            and hdrs.ORIGIN not in headers
+        )
+
+    def soap(self, request: web.BaseRequest) -> web.Response | None:
+        """None when the SOAP POST may be served, else the refusal (and a Host or
+        Content-Type that passes is learned for `passes_soap`)."""
+        headers = request.headers
+        host = headers.get("Host")
+        if not self.serves(host):
+            return _text(421, misdirected(host))
+        origin = headers.get("Origin")
+        if origin is not None and not self.same_origin(origin, host):
+            return _text(403, "a page on another origin may not call the SOAP endpoint")
+        if not self.soap_type(headers.get("Content-Type")):
+            return _text(
+                415,
+                "a SOAP request is text/xml (SOAP 1.1), not a browser form's "
+                f"{media_type(headers['Content-Type'])}",
+            )
+        return None
+
+    def page(self, request: web.BaseRequest) -> web.Response | None:
+        """A GET of the emulator's own pages (the WSDL, the dashboard) may be served; the
+        token, when there is one, is the dashboard's to ask (`dashboard`)."""
+        host = request.headers.get("Host")
+        return None if self.serves(host) else _text(421, misdirected(host))
+
+    def control(self, request: web.BaseRequest, *, token: bool = True) -> web.Response | None:
+        """None when the control request may be served, else its JSON refusal."""
+        headers = request.headers
+        host = headers.get("Host")
+        if not self.serves(host):
+            return _json(421, misdirected(host))
+        origin = headers.get("Origin")
+        if origin is not None and not self.same_origin(origin, host):
+            return _json(403, "a page on another origin may not drive the control API")
+        if request.method not in SAFE_METHODS:
+            media = media_type(headers.get("Content-Type", ""))
+            if media in FORM_TYPES or (request.body_exists and media != "application/json"):
+                return _json(
+                    415,
+                    "a control request with a body sends it as application/json "
+                    "(curl: -H 'Content-Type: application/json')",
+                )
+        if token and not self.authorized(request):
+            return _json(
+                401,
+                "the control API needs its token: Authorization: Bearer TOKEN, or "
+                f"{TOKEN_HEADER}: TOKEN (--control-token)",
+                {"WWW-Authenticate": 'Bearer realm="seqr-emulator"'},
+            )
+        return None
+
+    def dashboard(self, request: web.BaseRequest) -> web.StreamResponse | None:
+        """None when the dashboard's page may be served. With a token, `/?token=TOKEN` sets
+        the cookie the page and its requests then carry (HttpOnly, SameSite=Strict), and
+        sends the browser to `/`, so the token leaves the address bar and the history."""
+        refused = self.page(request)
+        if refused is not None or self.token is None:
+            return refused
+        given = request.query.get("token")
+        if given is not None:
+            if not hmac.compare_digest(given.encode(), self.token.encode()):
+                return _text(401, "that is not the dashboard's token")
+            answer = web.Response(status=303, headers={"Location": "/"})
+            answer.set_cookie(
+                cookie_name(request), given, path="/", httponly=True, samesite="Strict"
+            )
+            return answer
+        if self.authorized(request):
+            return None
+        return _text(
+            401,
+            "the dashboard needs the emulator's token: open /?token=TOKEN once "
+            "(--control-token); the browser keeps it in a cookie",
+        )
+
+
+def media_type(content_type: str) -> str:
+    return content_type.partition(";")[0].strip().lower()
+
+
+def cookie_name(request: web.BaseRequest) -> str:
+    """One cookie per port: cookies do not tell ports apart, emulators side by side do."""
+    return f"seqr-emulator-token-{request.url.port or 80}"
+
+
+def misdirected(host: str | None) -> str:
+    name = host_name(host or "")[:100]
+    return (
+        f"this emulator does not serve the name {name!r}; start it with --allowed-hosts "
+        f"{name} if it should"
+    )
+
+
+GATE = web.AppKey("gate", Gate)
+"""The emulator's gate, for the routes added after it (`control.add_json_routes`)."""

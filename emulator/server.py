@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+import sys
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -22,7 +23,7 @@ from aiohttp import web
 from emulator import guard
 from emulator.app import BACKEND, SETTINGS, create_app
 from emulator.backend import SeqrBackend
-from emulator.settings import Settings
+from emulator.settings import Settings, SettingsError
 
 SHUTDOWN_TIMEOUT = 0.5
 log = logging.getLogger(__name__)
@@ -61,6 +62,13 @@ async def serve_forever(settings: Settings, announce: Callable[[str], None] = pr
 
     Like the heap freeze, raising the descriptor limit to the hard one is a process-wide act,
     so only `serve` does it: a server of many connections needs more than the usual 1,024."""
+    try:
+        warning = guard.exposure(settings)
+    except SettingsError as exc:  # before any bind: one line and status 2, as for a setting
+        print(f"seqr-emulator: {exc}", file=sys.stderr, flush=True)
+        raise SystemExit(2) from None
+    if warning is not None:
+        print(f"seqr-emulator: {warning}", file=sys.stderr, flush=True)
     guard.raise_descriptor_limit()
     app = create_app(settings, freeze_heap=True)
     site = await start_site(app, settings.host, settings.port)

@@ -107,6 +107,15 @@ class Settings:
     body_timeout: float = 30.0  # seconds from the end of a request head to the end of its body
     idle_timeout: float = 60.0  # seconds a connection may wait for its next request
     max_connections: int = 1024
+    # Who may drive the emulator (`emulator/guard.py`). When set, the control API and the
+    # dashboard answer only requests that carry this token; a `host` that is not a loopback
+    # address needs one, or `open_control` to serve them to anyone who reaches it.
+    control_token: str | None = field(default=None, repr=False)
+    open_control: bool = False
+    # Host names besides localhost, IP addresses and `host` that requests may name in their
+    # Host header (comma-separated; `*` any): any other gets 421, so that a page whose own
+    # name was rebound to this address (DNS rebinding) reads nothing.
+    allowed_hosts: str | None = None
 
     def __post_init__(self) -> None:
         for name, check in _CHECKS.items():
@@ -227,6 +236,22 @@ OPTIONS: tuple[Option, ...] = (
         "idle_timeout", "seconds a connection may wait for its next request (default 60)", "SECONDS"
     ),
     Option("max_connections", "connections open at once (default 1024)", "N"),
+    Option(
+        "control_token",
+        "the control API and the dashboard answer only requests carrying this token "
+        "(Authorization: Bearer TOKEN, X-Seqr-Emulator-Token, or the dashboard's /?token=)",
+        "TOKEN",
+    ),
+    Option(
+        "open_control",
+        "serve the control API without a token on a --host that is not loopback (a warning)",
+    ),
+    Option(
+        "allowed_hosts",
+        "host names requests may be addressed to besides localhost, IP addresses and "
+        "--host (comma-separated; * any)",
+        "NAMES",
+    ),
 )
 """Every setting a person can give; the README's Options table lists exactly these."""
 
@@ -277,6 +302,23 @@ def _bytes(value: Any) -> str | None:
     return None if value > 0 else f"must be a positive number of bytes (got {_shown(value)})"
 
 
+def _token(value: Any) -> str | None:
+    """A token travels in a header: 16 to 256 printable ASCII characters, no space. The message
+    never shows it."""
+    if not isinstance(value, str) or not 16 <= len(value) <= 256:
+        return "must be 16 to 256 characters long"
+    if not all("!" <= c <= "~" for c in value):
+        return "must be printable ASCII characters, without spaces"
+    return None
+
+
+def _names(value: Any) -> str | None:
+    for name in (part.strip() for part in str(value).split(",")):
+        if name and (len(name) > 253 or not all(c.isalnum() or c in "-._*:[]" for c in name)):
+            return f"is not a list of host names: {name!r}"
+    return None
+
+
 def _clock_start(value: Any) -> str | None:
     if value is None:
         return None
@@ -312,6 +354,8 @@ _CHECKS: dict[str, Callable[[Any], str | None]] = {
     "body_timeout": _between(0.001, MAX_IO_SECONDS, " seconds"),
     "idle_timeout": _between(0.001, MAX_IO_SECONDS, " seconds"),
     "max_connections": _between(1, 1_000_000),
+    "control_token": _token,
+    "allowed_hosts": _names,
 }
 _TRUE = ("1", "true", "yes", "on")
 _FALSE = ("0", "false", "no", "off", "")

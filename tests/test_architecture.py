@@ -36,7 +36,8 @@ CORE = (
 )
 SOAP = "emulator.soap"
 WEB = ("emulator.control", "emulator.app_api", "emulator.dashboard", "emulator.notifier")
-HELPERS = ("emulator.views", "emulator.qr")  # what the web adapters show: JSON views, QR images
+# what the web adapters show (JSON views, QR images) and who may ask (the guard)
+HELPERS = ("emulator.views", "emulator.qr", "emulator.guard")
 WIRING = ("emulator.app", "emulator.server", "emulator.cli", "emulator.__main__", "emulator")
 
 # Web adapters that may import another one, by design:

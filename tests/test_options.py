@@ -39,6 +39,8 @@ VALUES: dict[str, tuple[str, str, str]] = {
     "body_timeout": ("1", "2", "3"),
     "idle_timeout": ("1", "2", "3"),
     "max_connections": ("10", "20", "30"),
+    "control_token": ('"token-in-the-file-1"', "token-in-the-env-22", "token-as-a-flag-333"),
+    "allowed_hosts": ('"emulator"', "emulator.test,shop.test", "*"),
 }
 SWITCHES = [o for o in OPTIONS if o.metavar is None]
 VALUED = [o for o in OPTIONS if o.metavar is not None]
@@ -69,7 +71,8 @@ def _expected(field: str, text: str) -> Any:
         tid, _, rest = text.partition(":")
         password, _, name = rest.partition(":")
         return (TerminalAccount(tid, password, name or None),)
-    if field in ("host", "clock_start", "cashregister_path", "scenario", "scenario_dir"):
+    strings = ("host", "clock_start", "cashregister_path", "scenario", "scenario_dir")
+    if field in (*strings, "control_token", "allowed_hosts"):
         return text
     return float(text) if "." in text or field in _FLOATS else int(text)
 

@@ -132,8 +132,8 @@ def soap_route(
     host, kind, origin = hdrs.HOST, hdrs.CONTENT_TYPE, hdrs.ORIGIN
 
     async def serve_soap(request: web.Request) -> web.Response:
-        # The gate (Host, Origin, a browser form's type), before the body is read: inline,
-        # plain header lookups for the call that passes, as `Gate.passes_soap` says.
+        # The gate (Host, Origin, a browser form's type), before the body is read; inline,
+        # plain header lookups for a call whose headers passed before (see `guard.Gate`).
         headers = request.headers
         if headers.get(host) not in hosts or headers.get(kind) not in kinds or origin in headers:
             refused = gate.soap(request)

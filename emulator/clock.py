@@ -60,6 +60,42 @@ class Clock:
         return float("inf") if self._frozen else left / self._scale
 
 
+class TerminalClock(Clock):
+    """One terminal's own time: the emulator clock plus what was advanced for it alone.
+
+    A CI job that shares an emulator moves its terminal's clock, and only its own timed rules
+    (reversals, reservation timeouts, scenario timers, notification delays) feel it; moving
+    the emulator clock moves every terminal's.
+    """
+
+    def __init__(self, base: Clock) -> None:  # shares the base's start, speed and state
+        self._base = base
+        self.own = 0.0  # seconds this terminal is ahead of the emulator clock
+
+    def elapsed(self) -> float:
+        return self._base.elapsed() + self.own
+
+    def now(self) -> datetime:
+        return self._base.now() + timedelta(seconds=self.own)
+
+    def advance(self, seconds: float) -> datetime:
+        if seconds < 0:
+            raise ValueError("the clock only moves forward")
+        self.own += seconds
+        return self.now()
+
+    @property
+    def scale(self) -> float:
+        return self._base.scale
+
+    @property
+    def frozen(self) -> bool:
+        return self._base.frozen
+
+    def seconds_until(self, elapsed_mark: float) -> float:
+        return self._base.seconds_until(elapsed_mark - self.own)
+
+
 class IdFactory:
     """invoiceReference, ersReference, terminal ids and the like, in SEQR's formats.
 

@@ -114,6 +114,17 @@ class NotificationJournal:
         with self._lock:
             return list(self._by_invoice.get(invoice_reference, ()))
 
+    def forget(self, references: list[str]) -> None:
+        """Forget the attempts for these invoices (their terminal was reset)."""
+        if not references:
+            return
+        gone = set(references)
+        with self._lock:
+            for reference in gone:
+                self._by_invoice.pop(reference, None)
+            kept = [a for a in self._recent if a.invoice_reference not in gone]
+            self._recent = deque(kept, maxlen=self.limit)
+
     def clear(self) -> None:
         """Forget everything, the count too: after a reset the emulator starts afresh."""
         with self._lock:

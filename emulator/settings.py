@@ -97,6 +97,9 @@ class Settings:
     # file (`--scenario`). None: the emulated customer does nothing until told.
     scenario: str | None = None
     scenario_dir: str | None = None  # the catalogue folder; None: the shipped `scenarios/`
+    # Off on an emulator many CI jobs share: POST /_emulator/reset then answers 403, and each
+    # job resets only its own terminal.
+    global_reset: bool = True
 
     def __post_init__(self) -> None:
         for name, check in _CHECKS.items():
@@ -197,6 +200,11 @@ OPTIONS: tuple[Option, ...] = (
         "NAME|FILE",
     ),
     Option("scenario_dir", "the scenario catalogue (default: the shipped one)", "DIR"),
+    Option(
+        "global_reset",
+        "POST /_emulator/reset forgets everything (on by default); off on an emulator shared "
+        "by parallel jobs, which reset their own terminals",
+    ),
 )
 """Every setting a person can give; the README's Options table lists exactly these."""
 

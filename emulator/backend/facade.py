@@ -10,7 +10,8 @@ collaborators it needs and nothing else:
     ledger      invoices, payments, refunds and receipts, by the rules of `domain.invoice`
     periods     transaction periods and reports
     services    external services and customer sessions
-    deadlines   timed rules on the emulator clock
+    clocks      the emulator clock, and each terminal's own where a test moved it
+    deadlines   timed rules on those clocks
     scenarios   the scenario driver: the one hook every SOAP call passes through
     outbox      change events for listeners, and the notification journal
     store       every mutable record; the seam a lasting store plugs in behind
@@ -26,6 +27,7 @@ from datetime import datetime
 from types import TracebackType
 from typing import TypeVar
 
+from emulator.backend.clocks import Clocks
 from emulator.backend.deadlines import Deadlines, Kind
 from emulator.backend.ledger import Ledger
 from emulator.backend.outbox import Listener, Outbox
@@ -107,7 +109,8 @@ class SeqrBackend:
         self._verb = _Verb(self)
         self._due_running = False
         self._make_store = store
-        self.outbox = Outbox(self.clock, settings.notification_journal_size)
+        self.clocks = Clocks(self.clock)
+        self.outbox = Outbox(self.clocks, settings.notification_journal_size)
         self.engine = Engine(seed=settings.seed)  # keeps its catalogue across resets
         self._build(self._make_store())
 
@@ -115,14 +118,14 @@ class SeqrBackend:
         """The parts over a store; a reset builds them afresh."""
         settings, clock, ids = self.settings, self.clock, self.ids
         self.store = store
-        self.deadlines = Deadlines(clock)
+        self.deadlines = Deadlines(self.clocks)
         self.principals = Principals(store, settings, ids)
         self.periods = Periods(store, self.principals, ids, settings.report_delay)
         self.ledger = Ledger(
-            store, clock, ids, self.deadlines, self.periods, self.outbox, settings.ack_window
+            store, self.clocks, ids, self.deadlines, self.periods, self.outbox, settings.ack_window
         )
         self.services = Services(store, clock, ids, settings)
-        self.scenarios = ScenarioDriver(self.engine, store, self.deadlines, clock)
+        self.scenarios = ScenarioDriver(self.engine, store, self.deadlines, self.clocks)
         self.scenarios.customer = self
 
     def reset(self) -> None:
@@ -130,8 +133,21 @@ class SeqrBackend:
         with self.lock:
             self.engine.reset()  # runs and control-API selections; the start default returns
             self.ids.reset()
+            self.clocks.forget_all()
             self._build(self._make_store())
         self.outbox.was_reset()
+
+    def reset_terminal(self, terminal_id: str) -> list[str]:
+        """Forget one terminal's invoices, scenario, notification attempts and own clock, and
+        nothing of anyone else's: a CI job's clean slate on an emulator shared by many. The
+        terminal itself (its id, password, SEQR id) stays. Answers the references forgotten."""
+        with self._verb:
+            gone = self.store.drop_invoices_of(terminal_id)
+            self.deadlines.drop(set(gone))
+            self.engine.forget_terminal(terminal_id, gone)
+            self.clocks.forget(terminal_id)
+            self.journal.forget(gone)
+            return gone
 
     # --- listeners and the journal -------------------------------------------------------------
 
@@ -149,8 +165,21 @@ class SeqrBackend:
     # --- time ----------------------------------------------------------------------------------
 
     def advance_clock(self, seconds: float) -> datetime:
+        """Every clock moves: the emulator's, and with it each terminal's."""
         with self.lock:
             now = self.clock.advance(seconds)
+            self.run_due()
+            return now
+
+    def terminal_clock(self, terminal_id: str) -> Clock:
+        return self.clocks.of(terminal_id)
+
+    def advance_terminal_clock(self, terminal_id: str, seconds: float) -> datetime:
+        """Only this terminal's time moves: its reversals, reservation timeouts, scenario
+        timers and notification delays come due; no other terminal's do."""
+        with self.lock:
+            now = self.clocks.advance(terminal_id, seconds).now()
+            self.deadlines.shift(terminal_id, seconds)
             self.run_due()
             return now
 
@@ -171,7 +200,7 @@ class SeqrBackend:
                     elif kind is Kind.RESERVATION:
                         applied += self.ledger.expire_reservation(found)
                     else:
-                        self.scenarios.tick(reference)  # it may set the next deadline
+                        self.scenarios.tick(found)  # it may set the next deadline
                         applied += 1
                 self.store.flush()
                 return applied
@@ -300,7 +329,7 @@ class SeqrBackend:
         """
         with self._verb:
             terminal = self.principals.terminal(creds)
-            self.ledger.supersede_open(terminal, self.clock.now())
+            self.ledger.supersede_open(terminal)
             self.principals.unregister(terminal)
             return terminal
 
@@ -347,10 +376,12 @@ class SeqrBackend:
         with self._verb:
             return self.ledger.invoice(reference)
 
-    def list_invoices(self) -> list[Invoice]:
-        """Oldest first."""
+    def list_invoices(self, terminal_id: str | None = None) -> list[Invoice]:
+        """Oldest first; only the terminal's when one is named."""
         with self._verb:
-            return self.store.all_invoices()
+            if terminal_id is None:
+                return self.store.all_invoices()
+            return self.store.invoices_of(terminal_id)
 
     def invoice_count(self) -> int:
         return self.store.invoice_count()

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from emulator.clock import Clock
+from emulator.backend.clocks import Clocks
 from emulator.domain.model import Invoice
 from emulator.journal import NotificationJournal
 
@@ -34,8 +34,8 @@ Listener = Callable[[Event], None]
 
 
 class Outbox:
-    def __init__(self, clock: Clock, journal_size: int) -> None:
-        self.clock = clock
+    def __init__(self, clocks: Clocks, journal_size: int) -> None:
+        self.clocks = clocks
         self.journal = NotificationJournal(journal_size)
         self._listeners: list[Listener] = []
         self._reset_hooks: list[Callable[[], None]] = [self.journal.clear]
@@ -47,7 +47,7 @@ class Outbox:
         self._reset_hooks.append(hook)
 
     def emit(self, kind: str, invoice: Invoice) -> None:
-        event = Event(kind, invoice, self.clock.now())
+        event = Event(kind, invoice, self.clocks.of(invoice.terminal_id).now())
         for listener in self._listeners:
             listener(event)
 

@@ -25,6 +25,7 @@ class Store:
 
     def __init__(self) -> None:
         self.invoices: dict[str, Invoice] = {}
+        self.by_terminal: dict[str, list[str]] = {}  # terminal -> its invoices, oldest first
         # payment, refund and receipt ersReference -> the invoiceReference it belongs to
         self.payments: dict[str, str] = {}
         self.terminals: dict[str, Terminal] = {}
@@ -41,7 +42,30 @@ class Store:
 
     def add_invoice(self, invoice: Invoice) -> None:
         self.invoices[invoice.reference] = invoice
+        self.by_terminal.setdefault(invoice.terminal_id, []).append(invoice.reference)
         self.changed(invoice)
+
+    def drop_invoices_of(self, terminal_id: str) -> list[str]:
+        """Forget the terminal's invoices and their payments; the references forgotten."""
+        gone = self.by_terminal.pop(terminal_id, [])
+        for reference in gone:
+            invoice = self.invoices.pop(reference, None)
+            if invoice is None:
+                continue
+            if invoice.payment is not None:
+                self.payments.pop(invoice.payment.ers_reference, None)
+            for refund in invoice.refunds:
+                self.payments.pop(refund.ers_reference, None)
+        terminal = self.terminals.get(terminal_id)
+        if terminal is not None and terminal.open_invoice in gone:
+            terminal.open_invoice = None
+            self.put_terminal(terminal)
+        return gone
+
+    def invoices_of(self, terminal_id: str) -> list[Invoice]:
+        """The terminal's invoices, oldest first."""
+        found = self.invoices
+        return [found[r] for r in self.by_terminal.get(terminal_id, ()) if r in found]
 
     def changed(self, invoice: Invoice) -> None:
         """A rule changed the invoice in place (status, payment, refunds, receipts, history)."""

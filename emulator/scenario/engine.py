@@ -141,6 +141,19 @@ class Engine:
             self.by_terminal[terminal] = scenario
         self._refresh()
 
+    def forget_terminal(self, terminal: str, references: list[str]) -> None:
+        """A terminal's reset: its selection, its runs and plans, and its run numbering (so
+        its seeded draws start over); no other terminal's."""
+        self.by_terminal.pop(terminal, None)
+        for reference in references:
+            self.runs.pop(reference, None)
+            self.plans.pop(reference, None)
+        for pending in [k for k in self.pending if k[0] == terminal]:
+            del self.pending[pending]
+        for started in [k for k in self._started if k[0] == terminal]:
+            del self._started[started]
+        self._refresh()
+
     def named(self, name: str) -> Scenario:
         found = self.catalogue.get(name)
         if found is None:

@@ -255,11 +255,10 @@ async def advance_clock(backend: SeqrBackend, request: web.Request) -> web.Respo
 
 def _terminal_clock_view(backend: SeqrBackend, terminal_id: str) -> dict[str, Any]:
     clock = backend.terminal_clock(terminal_id)
-    ahead = clock.elapsed() - backend.clock.elapsed()
     return {
         "terminalId": terminal_id,
         "now": clock.now().isoformat(),
-        "aheadBy": round(ahead, 6),
+        "aheadBy": backend.terminal_clock_lead(terminal_id),
         "scale": clock.scale,
     }
 

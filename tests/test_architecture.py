@@ -37,7 +37,14 @@ CORE = (
 SOAP = "emulator.soap"
 WEB = ("emulator.control", "emulator.app_api", "emulator.dashboard", "emulator.notifier")
 HELPERS = ("emulator.views", "emulator.qr")  # what the web adapters show: JSON views, QR images
-WIRING = ("emulator.app", "emulator.server", "emulator.cli", "emulator.__main__", "emulator")
+WIRING = (
+    "emulator.app",
+    "emulator.server",
+    "emulator.cli",
+    "emulator.pytest_plugin",
+    "emulator.__main__",
+    "emulator",
+)
 
 # Web adapters that may import another one, by design:
 ALLOWED = {

@@ -174,6 +174,10 @@ class SeqrBackend:
     def terminal_clock(self, terminal_id: str) -> Clock:
         return self.clocks.of(terminal_id)
 
+    def terminal_clock_lead(self, terminal_id: str) -> float:
+        """Seconds the terminal's own clock is ahead of the emulator's (0 without one)."""
+        return self.clocks.own(terminal_id)
+
     def advance_terminal_clock(self, terminal_id: str, seconds: float) -> datetime:
         """Only this terminal's time moves: its reversals, reservation timeouts, scenario
         timers and notification delays come due; no other terminal's do."""

@@ -1,4 +1,4 @@
-"""`seqr-emulator`: serve, list the scenario catalogue, and regenerate the published WSDL.
+"""`seqr-emulator`: serve, drive a running emulator, list the scenarios, write the WSDL.
 
 Flags override `SEQR_EMULATOR_*` environment variables, which override the `--config` file,
 which overrides the defaults in `settings.py`. A value none of them can use ends the start with
@@ -13,6 +13,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from emulator import remote
 from emulator.domain import services
 from emulator.scenario import loader as scenarios
 from emulator.scenario.model import ScenarioError
@@ -44,6 +45,8 @@ def _parser() -> argparse.ArgumentParser:
     listing = commands.add_parser("scenarios", help="list the scenario catalogue")
     listing.add_argument("--scenario-dir", metavar="DIR", help="another catalogue folder")
 
+    remote.add_commands(commands)  # pay, cancel, ... against a running emulator
+
     published = commands.add_parser("wsdl", help="write the published WSDL documents")
     published.add_argument("--out", type=Path, default=Path("wsdl"), help="folder (default wsdl/)")
     return parser
@@ -59,6 +62,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     if args.command == "scenarios":
         return list_scenarios(args.scenario_dir)
+    if args.command in remote.COMMANDS:
+        return remote.run(args)
     try:
         settings = settings_from(args)
     except ValueError as exc:  # a ConfigError names the file and the key

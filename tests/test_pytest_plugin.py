@@ -10,7 +10,6 @@ import json
 
 import pytest
 
-pytest_plugins = ["pytester"]
 QUIET = ("-p", "no:cacheprovider")
 # Each inner suite runs in a process of its own, as a merchant's would: in this process, zeep
 # and requests (imported by this session already) would be imported twice over.

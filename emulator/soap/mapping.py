@@ -13,6 +13,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from emulator.backend import SeqrBackend
+from emulator.domain import invoice as rules
 from emulator.domain import seqr_urls
 from emulator.domain.errors import ResultCode, SeqrError, describe
 from emulator.domain.model import (
@@ -283,7 +284,11 @@ def submit_payment_receipt(backend: SeqrBackend, req: Dict, info: CallInfo, call
 
 
 def refund_payment(backend: SeqrBackend, req: Dict, info: CallInfo, call: Call) -> Dict:
+    """The refund's details come in an `invoice`: its totalAmount and cashierId are used, and
+    its notificationUrl is held to sendInvoice's rule (64), as SEQR documented for refunds;
+    its other fields are not read."""
     data = req.get("invoice") or {}
+    rules.check_notification_url(data.get("notificationUrl"))
     made = backend.refund_payment(
         credentials(req),
         req.get("ersReference"),

@@ -20,6 +20,7 @@ from aiohttp import web
 
 from emulator import qr
 from emulator.backend import SeqrBackend
+from emulator.clock import ClockError
 from emulator.domain import seqr_urls
 from emulator.domain.errors import IllegalMove, NotFound
 from emulator.domain.model import CustomerToken
@@ -94,12 +95,15 @@ def _after_app_action(backend: SeqrBackend, reference: str) -> web.Response:
 
 
 def _limit(request: web.Request) -> int | None:
+    """`?limit=N`: ASCII digits (`isdigit` alone takes `²`, which `int` refuses); a limit
+    longer than any list is the whole list, read without converting its digits."""
     raw = request.query.get("limit")
     if raw is None:
         return None
-    if not raw.isdigit():
+    if not (raw.isascii() and raw.isdigit()):
         raise BadRequest("limit must be a non-negative integer")
-    return int(raw)
+    digits = raw.lstrip("0")
+    return int(digits or "0") if len(digits) <= 18 else 10**18
 
 
 async def list_invoices(backend: SeqrBackend, request: web.Request) -> web.Response:
@@ -214,11 +218,20 @@ async def get_clock(backend: SeqrBackend, request: web.Request) -> web.Response:
 
 
 async def advance_clock(backend: SeqrBackend, request: web.Request) -> web.Response:
+    """`{"seconds": N}`: 400 for anything but a finite, non-negative number that keeps the
+    clock inside its range (JSON's NaN, Infinity and 1e400 included); then no move is made."""
     body = await read_json(request)
     seconds = body.get("seconds")
     if not isinstance(seconds, int | float) or isinstance(seconds, bool) or seconds < 0:
         raise BadRequest("seconds must be a non-negative number")
-    now = backend.advance_clock(float(seconds))
+    try:
+        amount = float(seconds)
+    except OverflowError:  # an integer beyond any float: 10**400
+        raise BadRequest("seconds must be a finite number") from None
+    try:
+        now = backend.advance_clock(amount)
+    except ClockError as exc:
+        raise BadRequest(str(exc)) from None
     return web.json_response({"now": now.isoformat()})
 
 

@@ -110,9 +110,7 @@ def validate(data: InvoiceData) -> None:
     check_notification_url(data.notification_url)
     rows = data.rows or ()
     if len(rows) > ROW_LIMIT:
-        raise SeqrError(
-            ResultCode.INVALID_INVOICE_DATA, f"at most {ROW_LIMIT} invoiceRows (got {len(rows)})"
-        )
+        raise SeqrError(ResultCode.INVALID_INVOICE_DATA, f"more than {ROW_LIMIT} invoiceRows")
     for number, row in enumerate(rows, 1):
         _check_row(row, number)
 

@@ -20,32 +20,49 @@ from tests.inproc import Till, answer_field, fault_of, result_code
 
 @pytest.mark.parametrize(
     "value",
-    ["10", "10.00", "0.00000001", "123456789012345678.12345678", "10.0000000000", "-5"],
+    [
+        *("10", "10.00", "0.00000001", "123456789012345678.12345678", "10.0000000000", "-5"),
+        "0.00",
+        "1." + "0" * 100,  # 100 digits after the point as written, none once they are dropped
+    ],
 )
 def test_money_has_18_integer_and_8_fraction_digits_once_trailing_zeros_go(value):
-    assert rules.is_money(Decimal(value))
+    assert rules.is_money(Decimal(value)) and rules.is_number(Decimal(value))
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "0.123456789",
+        "999999999999999999.999999999",  # rounds to 19 integer digits
+        "0.1000000000000000055511151231257827021181583404541015625",  # new BigDecimal(0.1)
+        "5.5511151231258E-17",  # a float's residue, as PHP prints it
+    ],
+)
+def test_a_number_a_client_computes_is_kept_in_a_row_but_is_not_money(value):
+    assert rules.is_number(Decimal(value)) and not rules.is_money(Decimal(value))
 
 
 @pytest.mark.parametrize(
     "value",
     [
         "1234567890123456789",
-        "0.123456789",
-        "999999999999999999.999999999",  # rounds to 19 integer digits
         "1E+18",
         "1E+999999999",
         "1E-999999999",
+        "1E-101",
         "0E-999999999",  # a zero whose printed form would be a billion zeros
-        "1." + "0" * 100 + "1",
+        "1." + "0" * 101,  # 101 digits after the point, as written
+        "1." + "0" * 1_000_000,
     ],
 )
-def test_values_beyond_money_are_not(value):
-    assert not rules.is_money(Decimal(value))
+def test_numbers_beyond_the_bounds_are_neither(value):
+    assert not rules.is_number(Decimal(value)) and not rules.is_money(Decimal(value))
 
 
-def test_is_money_is_quick_whatever_the_exponent():
+def test_the_checks_are_quick_whatever_the_number():
     started = time.perf_counter()
-    for text in ("1E+999999999", "1E-999999999", "0E-999999999", "1." + "0" * 100_000):
+    for text in ("1E+999999999", "1E-999999999", "0E-999999999", "1." + "0" * 1_000_000):
         rules.is_money(Decimal(text))
     assert time.perf_counter() - started < 0.5
 
@@ -64,7 +81,11 @@ def _view_size(till: Till) -> int:
 
 
 @pytest.mark.parametrize(
-    "total", ["1E+999999999", "1E+1000000", "1E-999999999", "1234567890123456789", "0.123456789"]
+    "total",
+    [
+        *("1E+999999999", "1E+1000000", "1E-999999999", "1234567890123456789", "0.123456789"),
+        "1." + "0" * 500_000,
+    ],
 )
 def test_an_absurd_total_is_rejected_amount_and_no_invoice_is_made(till, total):
     reply = till.send(total)
@@ -87,14 +108,27 @@ def test_the_largest_and_finest_amount_is_taken(till):
         "<itemQuantity>1E+999999999</itemQuantity>",
         "<itemTaxRate>1E-999999999</itemTaxRate>",
         "<itemTotalAmount><currency>SEK</currency><value>1E+100</value></itemTotalAmount>",
-        "<itemUnitPrice><currency>SEK</currency><value>0.000000001</value></itemUnitPrice>",
+        "<itemUnitPrice><currency>SEK</currency><value>1E-101</value></itemUnitPrice>",
         "<itemDiscount><currency>SEK</currency><value>0E-999999999</value></itemDiscount>",
+        f"<itemQuantity>1.{'0' * 500_000}</itemQuantity>",
     ],
 )
-def test_a_row_number_beyond_money_is_invalid_invoice_data(till, row):
+def test_a_row_number_beyond_the_bounds_is_invalid_invoice_data(till, row):
     extra = f"<invoiceRows><invoiceRow>{row}</invoiceRow></invoiceRows>"
     assert result_code(till.send(extra=extra)) == ResultCode.INVALID_INVOICE_DATA
     assert till.backend.invoice_count() == 0
+
+
+def test_a_row_keeps_what_a_clients_float_arithmetic_sends(till):
+    row = (
+        "<itemTaxRate>12.000000000000011</itemTaxRate>"
+        "<itemDiscount><currency>SEK</currency><value>-5.5511151231258E-17</value></itemDiscount>"
+        "<itemQuantity>0.1000000000000000055511151231257827021181583404541015625</itemQuantity>"
+    )
+    ref, _ = till.paid(extra=f"<invoiceRows><invoiceRow>{row}</invoiceRow></invoiceRows>")
+    receipt = till.status(ref).body.decode()
+    assert "<itemTaxRate>12.000000000000011</itemTaxRate>" in receipt
+    assert "<value>-0.000000000000000055511151231258</value>" in receipt
 
 
 def _rows(count: int) -> str:
@@ -158,6 +192,8 @@ def test_rules_refuse_without_formatting_the_value():
     with pytest.raises(SeqrError) as refused:
         rules.validate(data)
     assert len(str(refused.value)) < 200
-    row = InvoiceData(total=Amount(Decimal(1), "SEK"), rows=[InvoiceRow(quantity=Decimal("1E-9"))])
+    row = InvoiceData(
+        total=Amount(Decimal(1), "SEK"), rows=[InvoiceRow(quantity=Decimal("1E-101"))]
+    )
     with pytest.raises(SeqrError, match="invoiceRow 1: itemQuantity"):
         rules.validate(row)

@@ -53,37 +53,61 @@ def note(invoice: Invoice, now: datetime, event: str) -> None:
     _record(invoice, now, event, visible=False)
 
 
-# The numbers an invoice may carry. SEQR documented no bound; these hold every real amount
-# with room to spare and keep every answer a number is written into short. 18 digits before
-# the point are more than any amount in any currency (a Java long holds 18 in full); 8 after
-# it are more than any currency's minor unit (ISO 4217 goes to 4) and than the quantities and
-# tax rates plugins compute. 26 digits in all: the sum of two such amounts (a refund against
-# its payment) is exact in Python's default 28-digit context.
-MONEY_INTEGER_DIGITS = 18
+# The numbers SEQR is sent. It documented no bound: these hold every real one with room to
+# spare, and keep each answer a number is written back into short and quick to write.
+#
+# Every decimal kept (amounts and row numbers) has at most 18 digits before the point, more
+# than any amount in any currency (a Java long holds 18 in full), and at most 100 after it as
+# written, trailing zeros counted: room for the exact expansion of a double from a client's
+# price arithmetic (`new BigDecimal(0.1)` has 55), and a bound on the digits echoed, so that
+# `1E-999999999` (12 characters, a billion digits printed) or a million trailing zeros is
+# refused. Rows are held to that alone: plugins send negative discounts, tax rates of any
+# scale and what float arithmetic leaves in them.
+#
+# An amount that moves money (a total, a refund, a commit) is money besides: at most 8 digits
+# after the point once trailing zeros are dropped, more than any currency's minor unit (ISO
+# 4217 goes to 4). 26 significant digits: the sum of two amounts (a refund against its
+# payment) is exact in Python's default 28-digit context.
+INTEGER_DIGITS = 18
+WRITTEN_FRACTION_DIGITS = 100
 MONEY_FRACTION_DIGITS = 8
 _MONEY_STEP = Decimal(1).scaleb(-MONEY_FRACTION_DIGITS)
 # Room for the one more digit rounding can carry (999...9.999999999 to 1000...0.00000000).
-_MONEY_CONTEXT = Context(prec=MONEY_INTEGER_DIGITS + MONEY_FRACTION_DIGITS + 1)
+_MONEY_CONTEXT = Context(prec=INTEGER_DIGITS + MONEY_FRACTION_DIGITS + 1)
+NUMBER_RULE = (
+    f"at most {INTEGER_DIGITS} digits before the point and {WRITTEN_FRACTION_DIGITS} after it"
+)
 MONEY_RULE = (
-    f"at most {MONEY_INTEGER_DIGITS} digits before the point and {MONEY_FRACTION_DIGITS} after it"
+    f"at most {INTEGER_DIGITS} digits before the point and {MONEY_FRACTION_DIGITS} after it"
 )
 ROW_LIMIT = 1000
 """invoiceRows an invoice may have (SEQR documented none; a till receipt has tens): every
 PAID poll writes them all back in its receipt."""
 
 
-def is_money(value: Decimal) -> bool:
-    """At most 18 digits before the point and 8 after it, trailing zeros not counted.
+def is_number(value: Decimal) -> bool:
+    """At most 18 digits before the point and 100 after it, as written.
 
-    `10.0000000000` is money (10); `1E+999999999` and `1E-999999999` are not. A zero is,
-    unless written with more than 8 decimals (`0E-999999999`), which is all its printed form
-    would be. Linear in the digits sent, and constant for an absurd exponent: `adjusted()`
-    is the exponent of the leading digit, read without formatting anything.
+    Constant time for an absurd exponent (`adjusted()` is the exponent of the leading digit,
+    of the exponent itself for a zero, read without formatting anything), else linear in the
+    digits sent. A zero is held to it by its exponent: `0.00` is a number, `0E-999999999`
+    (a billion zeros printed) is not.
     """
-    magnitude = value.adjusted()  # of the leading digit; of the exponent, for a zero
+    magnitude = value.adjusted()
+    if not -WRITTEN_FRACTION_DIGITS <= magnitude < INTEGER_DIGITS:
+        return False
+    exponent = value.as_tuple().exponent
+    return isinstance(exponent, int) and exponent >= -WRITTEN_FRACTION_DIGITS
+
+
+def is_money(value: Decimal) -> bool:
+    """A number (`is_number`) with at most 8 digits after the point once trailing zeros are
+    dropped: `10.0000000000` is money (10), `0.123456789` and `1E+18` are not."""
+    if not is_number(value):
+        return False
     if value.is_zero():
-        return magnitude >= -MONEY_FRACTION_DIGITS
-    if not -MONEY_FRACTION_DIGITS <= magnitude < MONEY_INTEGER_DIGITS:
+        return True
+    if value.adjusted() < -MONEY_FRACTION_DIGITS:
         return False
     return value == value.quantize(_MONEY_STEP, context=_MONEY_CONTEXT)
 
@@ -100,7 +124,7 @@ def validate(data: InvoiceData) -> None:
     """sendInvoice/updateInvoice checks: 49 for bad data, 11 for a bad amount, 64 for the URL.
 
     Rows are not required to add up to the total: real plugins send discount and tax rows that
-    do not, and SEQR accepted them. Their numbers are only held to `is_money` (49).
+    do not, and SEQR accepted them. Their numbers are only held to `is_number` (49).
     """
     total = data.total
     if total is None or total.value is None:
@@ -124,8 +148,8 @@ def _check_row(row: InvoiceRow, number: int) -> None:
         "itemUnitPrice": None if row.unit_price is None else row.unit_price.value,
     }
     for name, value in values.items():
-        if value is not None and not is_money(value):
-            detail = f"invoiceRow {number}: {name} must have {MONEY_RULE}"
+        if value is not None and not is_number(value):
+            detail = f"invoiceRow {number}: {name} must have {NUMBER_RULE}"
             raise SeqrError(ResultCode.INVALID_INVOICE_DATA, detail)
 
 

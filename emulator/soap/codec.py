@@ -250,6 +250,8 @@ def _integer(kind: str) -> Callable[[str], int]:
     low, high = _INT_RANGES[kind]
 
     def parse(text: str) -> int:
+        if len(text) < 10 and text.isdigit() and text.isascii():  # the common case: 0, a version
+            return int(text)  # under 10**9: within both ranges
         m = _INT.fullmatch(text)
         if m is None or len(m.group(2)) > 19:  # 2**63 has 19 digits
             raise ValueError(text)
@@ -273,6 +275,8 @@ def _decimal(text: str) -> Decimal:
     refused here, as JAXB refused it. Whether a value that is one makes sense as money is
     for the rules to say (`domain.invoice.is_money`), with a result code.
     """
+    if len(text) < 30 and text.isascii() and text.replace(".", "", 1).isdigit():
+        return Decimal(text)  # the common case, 149.99: digits and a point, a scale in range
     m = _DECIMAL.fullmatch(text)
     if m is None:  # no NaN, Infinity or 1_000: BigDecimal reads none of them
         raise ValueError(text)

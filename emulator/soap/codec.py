@@ -263,8 +263,9 @@ def _integer(kind: str) -> Callable[[str], int]:
     return parse
 
 
-# xs:decimal as JAXB read it (`new BigDecimal(text)`): digits with an optional point and
-# sign, and also an exponent, which BigDecimal takes though the schema's lexical form has none.
+# xs:decimal as JAXB read it (`new BigDecimal(text)`): digits (of any script: BigDecimal reads
+# them with Character.digit) with an optional point and sign, and also an exponent, which
+# BigDecimal takes though the schema's lexical form has none.
 _DECIMAL = re.compile(r"[+-]?(?:\d+(?:\.(\d*))?|\.(\d+))(?:[eE]([+-]?\d+))?")
 _INT32 = 2**31
 
@@ -272,8 +273,8 @@ _INT32 = 2**31
 def _decimal(text: str) -> Decimal:
     """A decimal BigDecimal can hold: its exponent and its scale (fraction digits less the
     exponent) each a 32-bit int. `1E+999999999` is one; `1E+9999999999` is not, and is
-    refused here, as JAXB refused it. Whether a value that is one makes sense as money is
-    for the rules to say (`domain.invoice.is_money`), with a result code.
+    refused here, as JAXB refused it. Whether a value that is one makes sense to SEQR is for
+    the rules to say (`domain.invoice.is_number` and `is_money`), with a result code.
     """
     if len(text) < 30 and text.isascii() and text.replace(".", "", 1).isdigit():
         return Decimal(text)  # the common case, 149.99: digits and a point, a scale in range

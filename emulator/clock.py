@@ -8,23 +8,40 @@ Standard library only.
 
 from __future__ import annotations
 
+import math
 import random
 import threading
 import time
 from datetime import UTC, datetime, timedelta
 
 SEEDED_EPOCH = datetime(2026, 1, 1, tzinfo=UTC)
+LATEST = datetime(9990, 1, 1, tzinfo=UTC)
+"""Where the clock stops. Every start the settings take is before it (their last year is
+9989), and ten years after it, the longest duration any setting takes, is still a datetime:
+so no deadline or report delay counted from the clock's `now` can leave datetime's range."""
+
+
+class ClockError(ValueError):
+    """A move the clock refuses (backwards, not finite, past `LATEST`); it does not move."""
 
 
 class Clock:
-    """Wall time as the emulator sees it: a start instant, a speed, and moves made by tests."""
+    """Wall time as the emulator sees it: a start instant, a speed, and moves made by tests.
+
+    It never leaves datetime's range: `advance` refuses a move past `LATEST` (or one that is
+    not a finite number), and a fast clock that runs there stays there, so `now` always
+    answers. Nothing a control call does can leave the emulator without a time.
+    """
 
     def __init__(
         self, start: datetime | None = None, *, frozen: bool = False, scale: float = 1.0
     ) -> None:
-        if scale <= 0:
-            raise ValueError("clock scale must be positive")
+        if not scale > 0 or not math.isfinite(scale):
+            raise ValueError("clock scale must be a positive number")
         self._start = (start or datetime.now(UTC)).astimezone(UTC)
+        if self._start >= LATEST:
+            raise ValueError(f"the clock cannot start at or after {LATEST.date()}")
+        self._last = (LATEST - self._start).total_seconds()  # the most elapsed() may be
         self._mono0 = time.monotonic()
         self._frozen = frozen
         self._scale = scale
@@ -36,11 +53,21 @@ class Clock:
         return run + self._offset
 
     def now(self) -> datetime:
-        return self._start + timedelta(seconds=self.elapsed())
+        return self._start + timedelta(seconds=min(self.elapsed(), self._last))
 
     def advance(self, seconds: float) -> datetime:
+        """Move forward by `seconds`; ClockError, and no move, for a negative or non-finite
+        number or one that would carry the clock past `LATEST`."""
+        if not math.isfinite(seconds):
+            raise ClockError("the clock moves by a finite number of seconds")
         if seconds < 0:
-            raise ValueError("the clock only moves forward")
+            raise ClockError("the clock only moves forward")
+        left = self._last - self.elapsed()
+        if seconds > left:
+            raise ClockError(
+                f"the clock stops at {LATEST.isoformat()}: at most {max(left, 0.0):.0f}"
+                " seconds more"
+            )
         self._offset += seconds
         return self.now()
 
@@ -65,35 +92,23 @@ class TerminalClock(Clock):
 
     A CI job that shares an emulator moves its terminal's clock, and only its own timed rules
     (reversals, reservation timeouts, scenario timers, notification delays) feel it; moving
-    the emulator clock moves every terminal's.
+    the emulator clock moves every terminal's. Its lead is the `Clock` offset, so the same
+    guards hold: it never leaves datetime's range, and a refused move moves nothing.
     """
 
-    def __init__(self, base: Clock) -> None:  # shares the base's start, speed and state
+    def __init__(self, base: Clock) -> None:  # the base's start, speed and range; no state
         self._base = base
-        self.own = 0.0  # seconds this terminal is ahead of the emulator clock
+        self._start, self._last = base._start, base._last
+        self._frozen, self._scale = base._frozen, base._scale
+        self._offset = 0.0
+
+    @property
+    def own(self) -> float:
+        """Seconds this terminal is ahead of the emulator clock."""
+        return self._offset
 
     def elapsed(self) -> float:
-        return self._base.elapsed() + self.own
-
-    def now(self) -> datetime:
-        return self._base.now() + timedelta(seconds=self.own)
-
-    def advance(self, seconds: float) -> datetime:
-        if seconds < 0:
-            raise ValueError("the clock only moves forward")
-        self.own += seconds
-        return self.now()
-
-    @property
-    def scale(self) -> float:
-        return self._base.scale
-
-    @property
-    def frozen(self) -> bool:
-        return self._base.frozen
-
-    def seconds_until(self, elapsed_mark: float) -> float:
-        return self._base.seconds_until(elapsed_mark - self.own)
+        return self._base.elapsed() + self._offset
 
 
 class IdFactory:

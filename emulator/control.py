@@ -20,6 +20,7 @@ from aiohttp import web
 
 from emulator import qr
 from emulator.backend import SeqrBackend
+from emulator.clock import ClockError
 from emulator.domain import seqr_urls
 from emulator.domain.errors import IllegalMove, NotFound
 from emulator.domain.model import CustomerToken
@@ -100,12 +101,15 @@ def _after_app_action(backend: SeqrBackend, reference: str) -> web.Response:
 
 
 def _limit(request: web.Request) -> int | None:
+    """`?limit=N`: ASCII digits (`isdigit` alone takes `²`, which `int` refuses); a limit
+    longer than any list is the whole list, read without converting its digits."""
     raw = request.query.get("limit")
     if raw is None:
         return None
-    if not raw.isdigit():
+    if not (raw.isascii() and raw.isdigit()):
         raise BadRequest("limit must be a non-negative integer")
-    return int(raw)
+    digits = raw.lstrip("0")
+    return int(digits or "0") if len(digits) <= 18 else 10**18
 
 
 async def list_invoices(backend: SeqrBackend, request: web.Request) -> web.Response:
@@ -236,17 +240,25 @@ async def get_clock(backend: SeqrBackend, request: web.Request) -> web.Response:
 
 
 async def _advance_seconds(request: web.Request) -> float:
-    """`{"seconds": N}` of a clock move, checked."""
+    """`{"seconds": N}` of a clock move: 400 for anything but a finite, non-negative number
+    (JSON's NaN, Infinity and 1e400 included)."""
     body = await read_json(request)
     seconds = body.get("seconds")
     if not isinstance(seconds, int | float) or isinstance(seconds, bool) or seconds < 0:
         raise BadRequest("seconds must be a non-negative number")
-    return float(seconds)
+    try:
+        return float(seconds)
+    except OverflowError:  # an integer beyond any float: 10**400
+        raise BadRequest("seconds must be a finite number") from None
 
 
 async def advance_clock(backend: SeqrBackend, request: web.Request) -> web.Response:
-    """Every clock moves: the emulator's and each terminal's."""
-    now = backend.advance_clock(await _advance_seconds(request))
+    """Every clock moves: the emulator's and each terminal's. A move that would leave the
+    clock's range is refused (400) and none is made."""
+    try:
+        now = backend.advance_clock(await _advance_seconds(request))
+    except ClockError as exc:
+        raise BadRequest(str(exc)) from None
     return web.json_response({"now": now.isoformat()})
 
 
@@ -270,7 +282,10 @@ async def get_terminal_clock(backend: SeqrBackend, request: web.Request) -> web.
 async def advance_terminal_clock(backend: SeqrBackend, request: web.Request) -> web.Response:
     """Only this terminal's timed rules feel it; the terminal need not exist yet."""
     tid = request.match_info["id"]
-    backend.advance_terminal_clock(tid, await _advance_seconds(request))
+    try:
+        backend.advance_terminal_clock(tid, await _advance_seconds(request))
+    except ClockError as exc:
+        raise BadRequest(str(exc)) from None
     return web.json_response(_terminal_clock_view(backend, tid))
 
 

@@ -159,3 +159,29 @@ def test_a_terminals_clock_sends_only_its_own_delayed_notifications(shared):
         assert shop.received[0].form["invoiceReference"] == mine
         assert control.ok("GET", f"/notifications?terminal={b.terminal}")["notifications"] == []
         assert control.invoice(theirs)["status"] == "PAID"
+
+
+@pytest.mark.parametrize("seconds", [3e11, 1e400, -1])
+def test_a_terminal_clock_move_it_cannot_make_is_400_and_moves_nothing(shared, seconds):
+    a, _, control = shared
+    status_code, body = control.request(
+        "POST", f"/terminals/{a.terminal}/clock/advance", {"seconds": seconds}
+    )
+    assert status_code == 400 and body["error"]
+    assert control.ok("GET", f"/terminals/{a.terminal}/clock")["aheadBy"] == 0
+    assert a.send()  # it still serves
+
+
+@pytest.mark.parametrize("key", ["seconds", "delay", "timeout"])
+def test_a_scenario_with_an_absurd_duration_is_refused_with_400(emulator, control, key):
+    step = {"when": "after", "seconds": 1, "do": "pay"}
+    if key == "delay":
+        step.update(notification="delay", delay=10**400)
+    elif key == "timeout":
+        step.update(do="reserve", timeout=10**400)
+    else:
+        step["seconds"] = 10**400
+    status_code, body = control.request(
+        "PUT", "/scenario", {"inline": {"description": "x", "steps": [step]}}
+    )
+    assert status_code == 400 and "ten years" in body["error"], body

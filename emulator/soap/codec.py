@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import itertools
 import re
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
@@ -97,6 +98,7 @@ _FORMATTERS: dict[str, Formatter | None] = {
     "string": escape,
     "enum": _enum_text,
     "int": str,
+    "long": str,
     "decimal": _decimal_text,
     "datetime": format_datetime,
     "base64": _base64_text,
@@ -111,7 +113,7 @@ def _read_inline(text: str | None, spec: Field, shared: Shared) -> Value:
 @dataclass(slots=True)
 class Field:
     name: str
-    kind: str  # string | int | decimal | datetime | base64 | enum | complex
+    kind: str  # string | int | long | decimal | datetime | base64 | enum | complex
     required: bool
     repeated: bool
     shape: Shape | None = None
@@ -146,8 +148,8 @@ def _kind(model: Any) -> str:  # a spyne model class (spyne is untyped)
         return "complex"
     if issubclass(model, EnumBase):
         return "enum"
-    if issubclass(model, Integer):
-        return "int"
+    if issubclass(model, Integer):  # xs:int or xs:long, by the spyne type's name
+        return "long" if model.get_type_name() == "long" else "int"
     if issubclass(model, SpyneDecimal):
         return "decimal"
     if issubclass(model, DateTime):
@@ -220,7 +222,7 @@ def _converting(convert: Callable[[str], Value], empty: Value, share: bool = Fal
         if text is None or not (text := text.strip()):
             return empty
         try:
-            if not share:
+            if not share or len(text) > _SHARED_LONGEST:  # a long text is not kept as a key
                 return convert(text)
             key = (spec.kind, text)
             found = shared.get(key)
@@ -233,15 +235,121 @@ def _converting(convert: Callable[[str], Value], empty: Value, share: bool = Fal
     return parse
 
 
-def _finite_decimal(text: str) -> Decimal:
-    value = Decimal(text)
-    if not value.is_finite():
-        raise InvalidOperation(text)
-    return value
+_INT = re.compile(r"([+-]?)0*([0-9]+)")
+# The bounds of xs:int and xs:long: a value outside them is not of the type at all.
+_INT_RANGES = {"int": (-(2**31), 2**31 - 1), "long": (-(2**63), 2**63 - 1)}
+
+
+def _integer(kind: str) -> Callable[[str], int]:
+    """xs:int or xs:long: ASCII digits with an optional sign, within the type's range.
+
+    Python's `int()` would also take `1_000` and non-ASCII digits, and refuse 4,301 digits
+    even when most are leading zeros: those are dropped first, so `007` is 7, and a value
+    too long for the type is refused by its length, before any conversion.
+    """
+    low, high = _INT_RANGES[kind]
+
+    def parse(text: str) -> int:
+        if len(text) < 10 and text.isdigit() and text.isascii():  # the common case: 0, a version
+            return int(text)  # under 10**9: within both ranges
+        m = _INT.fullmatch(text)
+        if m is None or len(m.group(2)) > 19:  # 2**63 has 19 digits
+            raise ValueError(text)
+        value = int(m.group(1) + m.group(2))
+        if not low <= value <= high:
+            raise ValueError(text)
+        return value
+
+    return parse
+
+
+# xs:decimal as JAXB read it (`new BigDecimal(text)`): digits (of any script: BigDecimal reads
+# them with Character.digit) with an optional point and sign, and also an exponent, which
+# BigDecimal takes though the schema's lexical form has none.
+_DECIMAL = re.compile(r"[+-]?(?:\d+(?:\.(\d*))?|\.(\d+))(?:[eE]([+-]?\d+))?")
+_INT32 = 2**31
+
+
+def _decimal(text: str) -> Decimal:
+    """A decimal BigDecimal can hold: its exponent and its scale (fraction digits less the
+    exponent) each a 32-bit int. `1E+999999999` is one; `1E+9999999999` is not, and is
+    refused here, as JAXB refused it. Whether a value that is one makes sense to SEQR is for
+    the rules to say (`domain.invoice.is_number` and `is_money`), with a result code.
+    """
+    if len(text) < 30 and text.isascii() and text.replace(".", "", 1).isdigit():
+        return Decimal(text)  # the common case, 149.99: digits and a point, a scale in range
+    m = _DECIMAL.fullmatch(text)
+    if m is None:  # no NaN, Infinity or 1_000: BigDecimal reads none of them
+        raise ValueError(text)
+    fraction, bare_fraction, exponent_text = m.groups()
+    exponent = 0
+    if exponent_text is not None:
+        if len(exponent_text.lstrip("+-0")) > 10:
+            raise ValueError(text)
+        exponent = int(exponent_text)
+    scale = len(fraction or bare_fraction or "") - exponent
+    if not (-_INT32 <= exponent < _INT32 and -_INT32 <= scale < _INT32):
+        raise ValueError(text)
+    return Decimal(text)
+
+
+_BASE64_ALPHABET = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+_NOT_BASE64 = bytes(set(range(128)) - set(_BASE64_ALPHABET + b"="))  # skipped, as by JAXB
+_PADDING = 127  # what JAXB's decoder gives `=`: where it ends a group, that byte is not made
+_SEXTETS = bytes.maketrans(_BASE64_ALPHABET + b"=", bytes(range(64)) + bytes([_PADDING]))
+
+
+def _table(f: Callable[[int], int]) -> bytes:
+    """A `bytes.translate` table applying `f` to every byte value (kept to eight bits)."""
+    return bytes(f(i) & 0xFF for i in range(256))
+
+
+_SHL2, _SHR4 = _table(lambda v: v << 2), _table(lambda v: v >> 4)
+_SHL4, _SHR2 = _table(lambda v: v << 4), _table(lambda v: v >> 2)
+_SHL6 = _table(lambda v: v << 6)
+_MADE = _table(lambda v: v != _PADDING)  # 1 where a group's byte is made, 0 where `=` ends it
 
 
 def _base64(text: str) -> bytes:
-    return base64.b64decode(text, validate=False)
+    """xs:base64Binary as JAXB's DatatypeConverter read it, which is more lenient than RFC 4648.
+
+    It skips every ASCII character outside the alphabet (whitespace, line breaks), then
+    decodes four characters at a time: a last group of fewer than four, which is what missing
+    padding leaves, adds nothing and is no error. A character that is not ASCII is refused, as
+    JAXB's 128-entry table could not look it up.
+    """
+    if not text.isascii():
+        raise ValueError(text)
+    chars = text.encode("ascii").translate(None, _NOT_BASE64)
+    chars = chars[: len(chars) - len(chars) % 4]
+    data = chars.rstrip(b"=")
+    if b"=" not in data and len(chars) - len(data) <= 2:  # padding only at the end: RFC 4648
+        return binascii.a2b_base64(chars)
+    return _groups(chars.translate(_SEXTETS))
+
+
+def _groups(values: bytes) -> bytes:
+    """Groups of four sextets with `=` among them (`QQ==QkI=`: blocks encoded one by one and
+    joined), each decoded on its own as JAXB did; a `=` in the first two places of a group
+    gives what its value, 127, shifts into the first byte.
+
+    Column by column, so a megabyte of `=` costs no Python loop: a byte table shifts a whole
+    column at once, and OR on the columns read as integers is OR of their bytes.
+    """
+    a, b, c, d = (values[i::4] for i in range(4))
+    size = len(a)
+
+    def either(x: bytes, y: bytes) -> bytes:
+        return (int.from_bytes(x, "big") | int.from_bytes(y, "big")).to_bytes(size, "big")
+
+    out, made = bytearray(3 * size), bytearray(3 * size)
+    out[0::3] = either(a.translate(_SHL2), b.translate(_SHR4))
+    out[1::3] = either(b.translate(_SHL4), c.translate(_SHR2))
+    out[2::3] = either(c.translate(_SHL6), d)  # d < 64 where its byte is made
+    made[0::3] = bytes([1]) * size
+    made[1::3] = c.translate(_MADE)
+    made[2::3] = d.translate(_MADE)
+    return bytes(itertools.compress(out, made))
 
 
 def _parser_for(kind: str, required: bool) -> Parser:
@@ -249,10 +357,10 @@ def _parser_for(kind: str, required: bool) -> Parser:
         return _read_inline
     if kind == "enum":
         return _enum
-    if kind == "int":  # an empty required int (<invoiceVersion/>) reads as 0
-        return _converting(int, 0 if required else None)
+    if kind in _INT_RANGES:  # an empty required int (<invoiceVersion/>) reads as 0
+        return _converting(_integer(kind), 0 if required else None)
     if kind == "decimal":
-        return _converting(_finite_decimal, None, share=True)
+        return _converting(_decimal, None, share=True)
     if kind == "datetime":
         return _converting(parse_datetime, None, share=True)
     if kind == "base64":
@@ -293,7 +401,7 @@ def _extended(base: Shape, extras: list[Field]) -> Shape:
 
 
 _invoice_in = _extended(
-    shape_of(t.Invoice), [Field("commitReservationTimeout", "int", False, False)]
+    shape_of(t.Invoice), [Field("commitReservationTimeout", "long", False, False)]
 )
 # Reporting parameters come as <parameters><parameter><entry> (WSDL), <parameters><entry>
 # (SEQR's FAQ) and bare <entry> under the operation element (the manual's terminal sample).

@@ -80,6 +80,12 @@ def _parser() -> argparse.ArgumentParser:
         metavar="SECONDS",
         help="External Service tokens expire (60) after this; 0 never (default 600)",
     )
+    serve.add_argument(
+        "--state",
+        metavar="FILE",
+        help="keep invoices, terminals and the rest in this SQLite file across restarts "
+        "(default: memory only)",
+    )
 
     listing = commands.add_parser("scenarios", help="list the scenario catalogue")
     listing.add_argument("--scenario-dir", metavar="DIR", help="another catalogue folder")
@@ -104,6 +110,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ValueError as exc:  # a ConfigError names the file and the key
         print(f"seqr-emulator: {exc}", file=sys.stderr)
         return 2
+    from emulator.backend import StateError
     from emulator.server import serve_forever
 
     def announce(line: str) -> None:
@@ -113,6 +120,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         asyncio.run(serve_forever(settings, announce))
     except OSError as exc:
         print(f"seqr-emulator: cannot serve: {exc}", file=sys.stderr)
+        return 1
+    except StateError as exc:
+        print(f"seqr-emulator: cannot use the state file: {exc}", file=sys.stderr)
         return 1
     return 0
 
@@ -129,6 +139,7 @@ TEXT_FLAGS = (
     "session_lifetime",
     "scenario",
     "scenario_dir",
+    "state",
 )
 
 

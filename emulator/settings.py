@@ -97,6 +97,8 @@ class Settings:
     # file (`--scenario`). None: the emulated customer does nothing until told.
     scenario: str | None = None
     scenario_dir: str | None = None  # the catalogue folder; None: the shipped `scenarios/`
+    # A SQLite file that keeps the state across restarts (`--state`); None: memory only.
+    state: str | None = None
 
     def __post_init__(self) -> None:
         for name, check in _CHECKS.items():
@@ -192,6 +194,19 @@ def _clock_start(value: Any) -> str | None:
     return None
 
 
+def _state_file(value: Any) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value.strip():
+        return f"must name a file (got {value!r})"
+    path = Path(value)
+    if path.is_dir():
+        return f"must name a file, not a folder: {value!r}"
+    if not path.absolute().parent.is_dir():
+        return f"names a file in a folder that does not exist: {value!r}"
+    return None
+
+
 # What each checked field accepts; the message follows the source's name.
 _CHECKS: dict[str, Callable[[Any], str | None]] = {
     "port": _between(0, 65535),
@@ -203,6 +218,7 @@ _CHECKS: dict[str, Callable[[Any], str | None]] = {
     "clock_start": _clock_start,
     "report_delay": _between(0, MAX_SECONDS, " seconds"),
     "session_lifetime": _between(0, MAX_SECONDS, " seconds"),
+    "state": _state_file,
 }
 _TRUE = ("1", "true", "yes", "on")
 _FALSE = ("0", "false", "no", "off", "")

@@ -19,8 +19,8 @@ from datetime import datetime
 
 from aiohttp import web
 
-from emulator import app_api, control, dashboard, qr
-from emulator.backend import SeqrBackend
+from emulator import app_api, control, dashboard, qr, state_api
+from emulator.backend import SeqrBackend, StateFile, Store
 from emulator.clock import Clock
 from emulator.domain.model import AcknowledgmentMode
 from emulator.heap import OldObjects
@@ -61,7 +61,8 @@ def create_app(
     emulator (`seqr-emulator serve`) asks for it.
     """
     settings = settings or Settings()
-    backend = backend or SeqrBackend(settings, make_clock(settings))
+    own_backend = backend is None
+    backend = backend or SeqrBackend(settings, make_clock(settings), store=make_store(settings))
     load_scenarios(backend, settings)
     app = web.Application(client_max_size=settings.max_body_bytes)
     app[SETTINGS] = settings
@@ -78,12 +79,30 @@ def create_app(
     app.on_shutdown.append(lifecycle.stopped)
     control.add_routes(app, backend, images, lifecycle)
     app_api.add_routes(app, backend)
+    state_api.add_routes(app, backend)
     notifier = app[NOTIFIER] = Notifier(backend, settings)
     dashboard.setup(app, backend, notifier.subscribe)
     control.add_fallback(app)  # last: any other /_emulator/... path answers JSON
     app.cleanup_ctx.append(_deadline_sweeper(backend, OldObjects() if freeze_heap else None))
     app.cleanup_ctx.append(notifier.lifespan)
+    if own_backend:
+        app.on_cleanup.append(_closer(backend))
     return app
+
+
+def make_store(settings: Settings) -> Callable[[], Store]:
+    """The store factory: memory only, or the SQLite file of `--state`."""
+    return StateFile(settings.state) if settings.state else Store
+
+
+def _closer(backend: SeqrBackend) -> Callable[[web.Application], Awaitable[None]]:
+    """Closes the backend's store (a state file) once the server has stopped."""
+
+    async def close(app: web.Application) -> None:
+        with backend.lock:
+            backend.store.close()
+
+    return close
 
 
 def load_scenarios(backend: SeqrBackend, settings: Settings) -> None:

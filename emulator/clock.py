@@ -2,7 +2,9 @@
 
 `Clock` is wall time that tests can freeze, move forward (`advance`) or speed up (`scale`), so
 a 20-second acknowledgment window is tested without waiting. `IdFactory` makes every
-identifier in SEQR's real formats; with a seed it makes the same ones in every run.
+identifier in SEQR's real formats; with a seed it makes the same ones in every run. Its
+`position()` is everything that decides the identifiers still to come, so a lasting state
+restores it and a restarted emulator carries on the sequence instead of starting it again.
 Standard library only.
 """
 
@@ -12,7 +14,9 @@ import math
 import random
 import threading
 import time
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 SEEDED_EPOCH = datetime(2026, 1, 1, tzinfo=UTC)
 LATEST = datetime(9990, 1, 1, tzinfo=UTC)
@@ -111,6 +115,19 @@ class TerminalClock(Clock):
         return self._base.elapsed() + self._offset
 
 
+@dataclass(frozen=True, slots=True)
+class IdPosition:
+    """Where an `IdFactory` is in its sequences: restoring it continues them exactly."""
+
+    invoice_base: int
+    invoice_seq: int
+    ers_seq: int
+    virtual_ms: int
+    # `random.Random.getstate()`: (version, 625 words, gauss_next); None when not taken
+    # (`position(stream=False)`: the stream did not move, and reading it costs ~10 us)
+    rng: tuple[Any, ...] | None
+
+
 class IdFactory:
     """invoiceReference, ersReference, terminal ids and the like, in SEQR's formats.
 
@@ -123,6 +140,10 @@ class IdFactory:
         self._clock = clock
         self._seed = seed
         self._lock = threading.Lock()
+        # Counted, never reset, so that a lasting store tells with one comparison whether the
+        # position moved since it last wrote it (`issued`), and whether the random stream did.
+        self.issued = 0
+        self.draws = 0
         self.reset()
 
     def reset(self) -> None:
@@ -132,6 +153,30 @@ class IdFactory:
             self._invoice_seq = 0
             self._ers_seq = self._rng.randrange(1000)
             self._virtual_ms = 0
+            self.issued += 1
+            self.draws += 1
+
+    def position(self, *, stream: bool = True) -> IdPosition:
+        with self._lock:
+            return IdPosition(
+                self._invoice_base,
+                self._invoice_seq,
+                self._ers_seq,
+                self._virtual_ms,
+                self._rng.getstate() if stream else None,
+            )
+
+    def restore(self, position: IdPosition) -> None:
+        """Continue from `position` (a lasting store's, or an import's)."""
+        with self._lock:
+            self._invoice_base = position.invoice_base
+            self._invoice_seq = position.invoice_seq
+            self._ers_seq = position.ers_seq
+            self._virtual_ms = position.virtual_ms
+            if position.rng is not None:
+                self._rng.setstate(position.rng)
+            self.issued += 1
+            self.draws += 1
 
     def _stamp(self) -> datetime:
         if self._seed is None:
@@ -142,6 +187,7 @@ class IdFactory:
     def invoice_reference(self) -> str:
         """17 digits: yyyyMMdd and nine digits that never repeat within a run."""
         with self._lock:
+            self.issued += 1
             self._invoice_seq += 1
             # 7919 is prime to 10**9, so the sequence visits every 9-digit value once.
             tail = (self._invoice_base + self._invoice_seq * 7919) % 10**9
@@ -152,6 +198,7 @@ class IdFactory:
     def ers_reference(self) -> str:
         """25 digits: yyyyMMddHHmmssSSS, then 01 and a six-digit sequence."""
         with self._lock:
+            self.issued += 1
             self._ers_seq = (self._ers_seq + 1) % 10**6
             t = self._stamp()
             return (
@@ -162,8 +209,12 @@ class IdFactory:
     def hex_id(self, length: int) -> str:
         """Lower-case hex: 32 for a registered terminalId, 25 for a payerTerminalId."""
         with self._lock:
+            self.issued += 1
+            self.draws += 1
             return f"{self._rng.getrandbits(length * 4):0{length}x}"
 
     def digits(self, length: int) -> str:
         with self._lock:
+            self.issued += 1
+            self.draws += 1
             return f"{self._rng.randrange(10**length):0{length}d}"

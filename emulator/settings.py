@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from emulator.domain.services import PAGES
+from emulator.scenario.model import LONGEST
 
 SOAP_PATHS = (
     "/extclientproxy/service/v2",
@@ -100,6 +101,8 @@ class Settings:
     # Off on an emulator many CI jobs share: POST /_emulator/reset then answers 403, and each
     # job resets only its own terminal.
     global_reset: bool = True
+    # A SQLite file that keeps the state across restarts (`--state`); None: memory only.
+    state: str | None = None
 
     def __post_init__(self) -> None:
         for name, check in _CHECKS.items():
@@ -201,6 +204,12 @@ OPTIONS: tuple[Option, ...] = (
     ),
     Option("scenario_dir", "the scenario catalogue (default: the shipped one)", "DIR"),
     Option(
+        "state",
+        "keep invoices, terminals and the rest in this SQLite file across restarts "
+        "(default: memory only)",
+        "FILE",
+    ),
+    Option(
         "global_reset",
         "POST /_emulator/reset forgets everything (on by default); off on an emulator shared "
         "by parallel jobs, which reset their own terminals",
@@ -210,7 +219,7 @@ OPTIONS: tuple[Option, ...] = (
 
 _STRUCTURED = ("soap_paths", "services")
 # The longest duration any setting accepts: ten years of emulator time, in seconds.
-MAX_SECONDS = 10 * 365 * 24 * 3600
+MAX_SECONDS = LONGEST
 MAX_NOTIFICATION_TIMEOUT = 24 * 3600.0
 CLOCK_SCALE_RANGE = (1e-6, 1e6)
 CLOCK_LAST_YEAR = 9989  # a clock started later could not run MAX_SECONDS inside datetime's range
@@ -272,6 +281,19 @@ def _clock_start(value: Any) -> str | None:
     return None
 
 
+def _state_file(value: Any) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value.strip():
+        return f"must name a file (got {value!r})"
+    path = Path(value)
+    if path.is_dir():
+        return f"must name a file, not a folder: {value!r}"
+    if not path.absolute().parent.is_dir():
+        return f"names a file in a folder that does not exist: {value!r}"
+    return None
+
+
 # What each checked field accepts; the message follows the source's name.
 _CHECKS: dict[str, Callable[[Any], str | None]] = {
     "port": _between(0, 65535),
@@ -283,6 +305,7 @@ _CHECKS: dict[str, Callable[[Any], str | None]] = {
     "clock_start": _clock_start,
     "report_delay": _between(0, MAX_SECONDS, " seconds"),
     "session_lifetime": _between(0, MAX_SECONDS, " seconds"),
+    "state": _state_file,
 }
 _TRUE = ("1", "true", "yes", "on")
 _FALSE = ("0", "false", "no", "off", "")

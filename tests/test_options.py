@@ -33,6 +33,7 @@ VALUES: dict[str, tuple[str, str, str]] = {
     "scenario_dir": ('"one"', "two", "three"),
     "resellers": ('"a/1:pw-a"', "b/2:pw-b", "c:pw-c"),
     "terminals": ('"t1:pass-1"', "t2:pass-2:Two", "t3:pass-3"),
+    "state": ('"one.db"', "two.db", "three.db"),
 }
 SWITCHES = [o for o in OPTIONS if o.metavar is None]
 VALUED = [o for o in OPTIONS if o.metavar is not None]
@@ -63,7 +64,7 @@ def _expected(field: str, text: str) -> Any:
         tid, _, rest = text.partition(":")
         password, _, name = rest.partition(":")
         return (TerminalAccount(tid, password, name or None),)
-    if field in ("host", "clock_start", "cashregister_path", "scenario", "scenario_dir"):
+    if field in ("host", "clock_start", "cashregister_path", "scenario", "scenario_dir", "state"):
         return text
     return float(text) if "." in text or field in _FLOATS else int(text)
 

@@ -15,6 +15,8 @@ collaborators it needs and nothing else:
     scenarios   the scenario driver: the one hook every SOAP call passes through
     outbox      change events for listeners, and the notification journal
     store       every mutable record; the seam a lasting store plugs in behind
+                (tracking.py notes a verb's writes, lasting.py keeps them in SQLite,
+                restart.py rebuilds the deadlines a loaded store implies)
 
 No I/O and no adapter import: SOAP, HTTP and the dashboard are thin layers on these verbs.
 """
@@ -27,6 +29,7 @@ from datetime import datetime
 from types import TracebackType
 from typing import TypeVar
 
+from emulator.backend import restart
 from emulator.backend.clocks import Clocks
 from emulator.backend.deadlines import Deadlines, Kind
 from emulator.backend.ledger import Ledger
@@ -115,8 +118,10 @@ class SeqrBackend:
         self._build(self._make_store())
 
     def _build(self, store: Store) -> None:
-        """The parts over a store; a reset builds them afresh."""
+        """The parts over a store; a reset builds them afresh. A store that was loaded from
+        a file brings its records; what they imply is rebuilt here (`_derive`)."""
         settings, clock, ids = self.settings, self.clock, self.ids
+        store.keep_ids(ids)  # a loaded store continues its identifier sequence
         self.store = store
         self.deadlines = Deadlines(self.clocks)
         self.principals = Principals(store, settings, ids)
@@ -127,6 +132,15 @@ class SeqrBackend:
         self.services = Services(store, clock, ids, settings)
         self.scenarios = ScenarioDriver(self.engine, store, self.deadlines, self.clocks)
         self.scenarios.customer = self
+        self._derive(store)
+
+    def _derive(self, store: Store) -> None:
+        """What stored records imply but the store does not hold: each terminal's chosen
+        scenario in the engine, and the deadlines the invoices still wait for."""
+        for terminal_id, scenario in store.terminal_scenarios.items():
+            self.engine.use(scenario, terminal_id)
+        dues = store.pending_deadlines()
+        restart.rearm(self.deadlines, self.clock, dues, self.settings.ack_window)
 
     def reset(self) -> None:
         """Forget every invoice and terminal; keep the clock, the seed, listeners, catalogue."""
@@ -134,7 +148,8 @@ class SeqrBackend:
             self.engine.reset()  # runs and control-API selections; the start default returns
             self.ids.reset()
             self.clocks.forget_all()
-            self._build(self._make_store())
+            self._build(self._make_store())  # a state file is emptied
+            self.store.flush()  # and holds what a start puts there (configured terminals...)
         self.outbox.was_reset()
 
     def reset_terminal(self, terminal_id: str) -> list[str]:
@@ -541,8 +556,9 @@ class SeqrBackend:
 
     def set_terminal_scenario(self, terminal_id: str, scenario: Scenario | None) -> None:
         """For invoices this terminal issues from now on; the terminal need not exist yet."""
-        with self.lock:
+        with self._verb:  # a choice that lasts: written through the store, then flushed
             self.engine.use(scenario, terminal_id)
+            self.store.put_terminal_scenario(terminal_id, scenario)
 
     def terminal_scenario(self, terminal_id: str) -> Scenario | None:
         with self.lock:

@@ -97,6 +97,31 @@ class Ledger:
         self._open.pop((reseller_id, terminal_id), None)
         self._since.pop((reseller_id, terminal_id), None)
 
+    # --- a lasting state -------------------------------------------------------------------------
+
+    def open_periods(self) -> dict[Scope, list[Transaction]]:
+        """Every scope's open period: its transactions so far, oldest first."""
+        return {scope: list(found) for scope, found in self._open.items()}
+
+    def marks(self) -> dict[Scope, datetime]:
+        """When each scope was last marked (the open period's start)."""
+        return dict(self._since)
+
+    def closed_periods(self) -> list[Period]:
+        """Every closed period, in the order they were marked."""
+        return list(self._closed.values())
+
+    def restore(
+        self,
+        open_periods: dict[Scope, list[Transaction]],
+        marks: dict[Scope, datetime],
+        closed: list[Period],
+    ) -> None:
+        """Take over a stored state, as the three methods above describe it."""
+        self._open = {scope: list(found) for scope, found in open_periods.items()}
+        self._since = dict(marks)
+        self._closed = {period.id: period for period in closed}
+
 
 @dataclass(frozen=True, slots=True)
 class Report:

@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 
 from emulator.scenario.model import (
     DEFAULT_FAULT_STRING,
+    LONGEST,
     OPERATIONS,
     Action,
     Delivery,
@@ -29,7 +30,6 @@ from emulator.scenario.model import (
     Trigger,
     UnknownScenario,
 )
-from emulator.settings import MAX_SECONDS
 
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 TOP_KEYS = ("description", "steps", "seed")
@@ -215,9 +215,9 @@ def _number(raw: Mapping[str, Any], key: str, fail: Fail, positive: bool = False
     if value is None:
         return None
     ok = isinstance(value, int | float) and not isinstance(value, bool)
-    if not ok or not 0 <= value <= MAX_SECONDS or (positive and value == 0):  # NaN fails too
+    if not ok or not 0 <= value <= LONGEST or (positive and value == 0):  # NaN fails too
         low = "above 0" if positive else "from 0"
-        raise fail(f"{key} must be a number {low} to {MAX_SECONDS} (ten years of seconds)")
+        raise fail(f"{key} must be a number {low} to {LONGEST} (ten years of seconds)")
     return float(value)
 
 

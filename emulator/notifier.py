@@ -8,6 +8,17 @@ notification is fire-and-forget: one attempt, no retry, a timeout. Inside the em
 task goes untracked: each is held in a set and cancelled and awaited at shutdown, and every
 attempt, failed or not, lands in the backend's `NotificationJournal`.
 
+No receiver can hold up another's notifications. Attempts go through lanes (`Lanes`): at
+most `Settings.notification_per_receiver` in flight to one receiver (its scheme, host and
+port) and `Settings.notification_connections` in all, so descriptors are bounded; an answered
+connection is kept for the receiver's next attempt only `KEEP_ALIVE` seconds. An attempt that
+finds its receiver's lane full waits its turn, first come first served, and that wait counts
+against its `notification_timeout`, which holds from the moment the attempt is due to the last
+byte of the answer (of which at most `MAX_ANSWER_BYTES` are read): every attempt is settled
+within the timeout of being due, whatever its receiver does, and one that timed out waiting
+is journaled as such. At most `BACKLOG` deliveries are under way at once (waiting, delayed by
+a scenario, or in flight); one more fails at once, journaled, and is not sent.
+
 The `planner` decides each delivery: by default it takes the plan a scenario step armed for
 the invoice (deliver, drop, delay, duplicate, late) and delivers when there is none; tests may
 replace it. Delays are emulator seconds: the clock's scale and `advance` move them as they
@@ -18,6 +29,7 @@ waited for.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator, Callable
@@ -39,6 +51,14 @@ log = logging.getLogger(__name__)
 USER_AGENT = "seqr-emulator"
 CLOCK_POLL = 0.05  # real seconds between looks at the emulator clock while a delivery waits
 LATE_WITHOUT_WINDOW = 20.0  # a late notification's wait when the acknowledgment window is off
+MAX_ANSWER_BYTES = 64 * 1024  # of a receiver's answer, read; a longer one is cut off
+# Seconds an answered connection waits for the receiver's next notification: less than the
+# idle timeout of common servers (Apache's is 5 s), so the emulator drops it before the
+# receiver does, and never writes a notification to a connection as it closes (a lost
+# notification: there is no second attempt). Idle connections are then at most
+# `notification_per_receiver` for each receiver answered in the last KEEP_ALIVE seconds.
+KEEP_ALIVE = 2.0
+BACKLOG = 10_000  # deliveries under way at once; one more fails at once (bounds the memory)
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +99,82 @@ def target(url: str) -> URL:
     return URL(url)
 
 
+Receiver = tuple[str, str, int | None]
+"""Where attempts queue: a notificationUrl's scheme, host and port."""
+
+
+class _Lane:
+    __slots__ = ("slots", "users")
+
+    def __init__(self, width: int) -> None:
+        self.slots = asyncio.Semaphore(width)
+        self.users = 0  # attempts waiting in it or in flight through it
+
+
+class Lanes:
+    """At most `per_receiver` attempts in flight to one receiver, and `overall` in all.
+
+    A receiver's lane exists while an attempt uses it, so a stream of receivers seen once
+    leaves nothing behind. An attempt takes its lane's slot before one of the overall ones,
+    so a receiver that hangs holds at most `per_receiver` of those: isolation holds for up
+    to `overall // per_receiver` receivers hanging at once.
+    """
+
+    def __init__(self, per_receiver: int, overall: int) -> None:
+        self.per_receiver = per_receiver
+        self.overall = overall
+        self._overall = asyncio.Semaphore(overall)
+        self._lanes: dict[Receiver, _Lane] = {}
+        self.in_flight = 0
+        self.most = 0  # the most attempts ever in flight at once
+
+    @contextlib.asynccontextmanager
+    async def slot(self, receiver: Receiver, waiting: list[str]) -> AsyncIterator[None]:
+        """Hold a slot of the receiver's lane and one of the overall ones. While it waits,
+        `waiting` names what for (the caller words its timeout with it)."""
+        lane = self._lanes.get(receiver)
+        if lane is None:
+            lane = self._lanes[receiver] = _Lane(self.per_receiver)
+        lane.users += 1
+        try:
+            waiting.append(f"its receiver's {self.per_receiver} connections")
+            async with lane.slots:
+                waiting[-1] = f"one of the {self.overall} notification connections"
+                async with self._overall:
+                    waiting.clear()
+                    self.in_flight += 1
+                    self.most = max(self.most, self.in_flight)
+                    try:
+                        yield
+                    finally:
+                        self.in_flight -= 1
+        finally:
+            lane.users -= 1
+            if not lane.users:
+                del self._lanes[receiver]
+
+    @property
+    def receivers(self) -> int:
+        """Receivers with an attempt waiting or in flight."""
+        return len(self._lanes)
+
+
+def receiver_of(url: URL) -> Receiver:
+    return (url.scheme, url.host or "", url.port)
+
+
+async def drain(response: aiohttp.ClientResponse, limit: int = MAX_ANSWER_BYTES) -> None:
+    """Read the answer's body up to `limit` bytes; past that it is not read, and the
+    connection (never reused) is closed."""
+    left = limit
+    while left > 0:
+        chunk = await response.content.read(left)
+        if not chunk:
+            return
+        left -= len(chunk)
+    response.close()
+
+
 class Notifier:
     def __init__(self, backend: SeqrBackend, settings: Settings) -> None:
         self.backend = backend
@@ -89,6 +185,7 @@ class Notifier:
         self._tasks: set[asyncio.Task[list[Attempt]]] = set()
         self._listeners: list[AttemptListener] = []
         self._session: aiohttp.ClientSession | None = None
+        self._lanes: Lanes | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         backend.subscribe(self._on_event)
 
@@ -100,6 +197,16 @@ class Notifier:
     def pending(self) -> int:
         """Deliveries started and not finished (including delayed ones)."""
         return len(self._tasks)
+
+    @property
+    def in_flight(self) -> int:
+        """Attempts holding a connection now (the others under way wait or are delayed)."""
+        return 0 if self._lanes is None else self._lanes.in_flight
+
+    @property
+    def most_in_flight(self) -> int:
+        """The most attempts that were ever in flight at once."""
+        return 0 if self._lanes is None else self._lanes.most
 
     def scenario_plan(self, notification: Notification) -> NotificationPlan:
         """The plan a scenario step armed for this invoice's next notification, else deliver."""
@@ -144,6 +251,10 @@ class Notifier:
         if self._session is None or self._loop is None:  # shut down since submit()
             self._record(notification, plan, Outcome.FAILED, error="emulator is not serving")
             return
+        if len(self._tasks) >= BACKLOG:
+            error = f"not sent: {BACKLOG:,} notifications already under way"
+            self._record(notification, plan, Outcome.FAILED, error=error)
+            return
         task = self._loop.create_task(self.deliver(notification, plan))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
@@ -173,25 +284,33 @@ class Notifier:
             await asyncio.sleep(min(left, CLOCK_POLL))
 
     async def _post(self, notification: Notification, plan: NotificationPlan) -> Attempt:
-        session = self._session
-        if session is None:
+        session, lanes = self._session, self._lanes
+        if session is None or lanes is None:
             return self._record(notification, plan, Outcome.FAILED, error="emulator is not serving")
         at = self.backend.terminal_clock(notification.terminal_id).now()
         started = time.perf_counter()
         status: int | None = None
         error: str | None = None
+        timeout = self.settings.notification_timeout
+        waiting: list[str] = []
         try:
-            async with session.post(
-                target(notification.url),
-                data=list(notification.form),
-                allow_redirects=False,
-                timeout=aiohttp.ClientTimeout(total=self.settings.notification_timeout),
-            ) as response:
-                status = response.status
-                await response.read()
+            # One deadline from the moment the attempt is due: the wait for a free
+            # connection, the connect, the request and the answer's last byte.
+            async with asyncio.timeout(timeout):
+                url = target(notification.url)
+                async with (
+                    lanes.slot(receiver_of(url), waiting),
+                    session.post(
+                        url, data=list(notification.form), allow_redirects=False
+                    ) as response,
+                ):
+                    status = response.status
+                    await drain(response)
         except TimeoutError:
-            error = f"timed out after {self.settings.notification_timeout:g} s"
-        except (aiohttp.ClientError, ValueError) as exc:
+            error = f"timed out after {timeout:g} s"
+            if waiting:
+                error += f" waiting for {waiting[0]} (all busy)"
+        except (aiohttp.ClientError, ValueError, OSError) as exc:
             error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
         latency = (time.perf_counter() - started) * 1000
         if status is not None and not 200 <= status < 300:
@@ -237,13 +356,23 @@ class Notifier:
     async def lifespan(self, app: web.Application) -> AsyncIterator[None]:
         """For `app.cleanup_ctx`: one client session for the app's life, no task left behind."""
         self._loop = asyncio.get_running_loop()
-        self._session = aiohttp.ClientSession(headers={"User-Agent": USER_AGENT})
+        settings = self.settings
+        self._lanes = Lanes(settings.notification_per_receiver, settings.notification_connections)
+        connector = aiohttp.TCPConnector(
+            limit=settings.notification_connections, keepalive_timeout=KEEP_ALIVE
+        )
+        self._session = aiohttp.ClientSession(
+            connector=connector,
+            headers={"User-Agent": USER_AGENT},
+            timeout=aiohttp.ClientTimeout(total=settings.notification_timeout),
+        )
         try:
             yield
         finally:
             session, self._session = self._session, None
             await self.close_tasks()
             await session.close()
+            await asyncio.sleep(0)  # the closed connections' sockets close on this turn
 
     async def close_tasks(self) -> None:
         """Cancel every delivery still under way and wait until each has ended."""

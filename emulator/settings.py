@@ -103,6 +103,10 @@ class Settings:
     global_reset: bool = True
     # A SQLite file that keeps the state across restarts (`--state`); None: memory only.
     state: str | None = None
+    # Notification attempts in flight at once, overall and per receiver (scheme, host, port);
+    # an attempt beyond them waits for a free one, inside its own notification_timeout.
+    notification_connections: int = 1024
+    notification_per_receiver: int = 8
 
     def __post_init__(self) -> None:
         for name, check in _CHECKS.items():
@@ -203,6 +207,16 @@ OPTIONS: tuple[Option, ...] = (
         "NAME|FILE",
     ),
     Option("scenario_dir", "the scenario catalogue (default: the shipped one)", "DIR"),
+    Option(
+        "notification_connections",
+        "notification attempts in flight at once, overall (default 1024)",
+        "N",
+    ),
+    Option(
+        "notification_per_receiver",
+        "notification attempts in flight at once to one receiver, host:port (default 8)",
+        "N",
+    ),
     Option(
         "state",
         "keep invoices, terminals and the rest in this SQLite file across restarts "
@@ -306,6 +320,8 @@ _CHECKS: dict[str, Callable[[Any], str | None]] = {
     "report_delay": _between(0, MAX_SECONDS, " seconds"),
     "session_lifetime": _between(0, MAX_SECONDS, " seconds"),
     "state": _state_file,
+    "notification_connections": _between(1, 100_000),
+    "notification_per_receiver": _between(1, 100_000),
 }
 _TRUE = ("1", "true", "yes", "on")
 _FALSE = ("0", "false", "no", "off", "")

@@ -34,6 +34,8 @@ VALUES: dict[str, tuple[str, str, str]] = {
     "resellers": ('"a/1:pw-a"', "b/2:pw-b", "c:pw-c"),
     "terminals": ('"t1:pass-1"', "t2:pass-2:Two", "t3:pass-3"),
     "state": ('"one.db"', "two.db", "three.db"),
+    "notification_connections": ("10", "20", "30"),
+    "notification_per_receiver": ("1", "2", "3"),
 }
 SWITCHES = [o for o in OPTIONS if o.metavar is None]
 VALUED = [o for o in OPTIONS if o.metavar is not None]

@@ -136,7 +136,9 @@ def connect(path: str | Path) -> sqlite3.Connection:
     try:
         db.execute("PRAGMA locking_mode = EXCLUSIVE")  # before WAL: the log index stays private
         db.execute(f"PRAGMA page_size = {PAGE_SIZE}")  # a new file only; before WAL
-        db.execute("PRAGMA journal_mode = WAL")
+        mode = db.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+        if str(mode).lower() != "wal":
+            raise StateError(f"{where}: SQLite cannot keep a write-ahead log here ({mode})")
         db.execute("PRAGMA synchronous = NORMAL")
         db.execute(f"PRAGMA wal_autocheckpoint = {CHECKPOINT_PAGES}")
         db.execute("BEGIN IMMEDIATE")  # takes the write lock now; EXCLUSIVE keeps it
@@ -197,8 +199,14 @@ class StateFile:
 
     def __call__(self) -> SqliteStore:
         if self._db is None:
-            self._db = connect(self.path)
-            return SqliteStore(self._db, load=True, where=str(self.path))
+            db = connect(self.path)
+            try:
+                made = SqliteStore(db, load=True, where=str(self.path))
+            except BaseException:
+                db.close()
+                raise
+            self._db = db
+            return made
         wipe(self._db)
         return SqliteStore(self._db)
 

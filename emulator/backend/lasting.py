@@ -5,8 +5,8 @@
 before the verb answers. The file is in WAL mode with `synchronous=NORMAL`: a commit is then
 a write of the changed pages to the log, with no fsync. What was committed is in the
 operating system's cache, so a killed emulator (kill -9, a crash, an OOM kill) loses no
-answered write; only the machine losing power, or the kernel crashing, within a few seconds
-of a commit can take that commit back (the file stays consistent either way). That is the
+answered write; only the machine losing power, or the kernel crashing, before the system
+wrote the log out can take the latest commits back (the file stays consistent). That is the
 promise an emulator of a payment service for tests needs, and `FULL` (an fsync per commit)
 would cost every sendInvoice a disk flush, milliseconds on a virtual machine's disk.
 

@@ -145,6 +145,12 @@ def context_free_send() -> str:
         ("[]", "an emulator state is a JSON object"),
         ('{"format": 1, "invoices": [{"reference": "1"}]}', "invoice 1:"),
         ('{"format": 1, "ids": {"invoice_base": 1}}', "identifier position"),
+        (
+            '{"format": 1, "ids": null, "invoices": [{"reference": "1", "terminal_id": "t", '
+            '"data": {}, "created_at": "2026-01-01T00:00:00+00:00", "status": "ISSUED", '
+            '"history": []}]}',
+            "ids is missing",
+        ),
     ],
 )
 def test_an_unreadable_dump_stops_the_import_with_one_line(

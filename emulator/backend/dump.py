@@ -87,11 +87,16 @@ def from_document(data: Any) -> tuple[Store, IdPosition | None]:
     if data.get("format") != FORMAT:
         raise BadRecord(f"state format {data.get('format')!r}, this emulator reads {FORMAT}")
     try:
-        return _store(data), _position(data.get("ids"))
+        store, position = _store(data), _position(data.get("ids"))
     except BadRecord:
         raise
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise BadRecord(f"not an emulator state: {exc!r}") from None
+    if position is None and store.invoices:
+        # without it the sequence starts again, and a new invoice could take a stored one's
+        # reference
+        raise BadRecord("ids is missing: invoices need the identifier position beside them")
+    return store, position
 
 
 def _position(raw: Any) -> IdPosition | None:

@@ -5,8 +5,8 @@
 before the verb answers. The file is in WAL mode with `synchronous=NORMAL`: a commit is then
 a write of the changed pages to the log, with no fsync. What was committed is in the
 operating system's cache, so a killed emulator (kill -9, a crash, an OOM kill) loses no
-answered write; only the machine losing power, or the kernel crashing, within a few seconds
-of a commit can take that commit back (the file stays consistent either way). That is the
+answered write; only the machine losing power, or the kernel crashing, before the system
+wrote the log out can take the latest commits back (the file stays consistent). That is the
 promise an emulator of a payment service for tests needs, and `FULL` (an fsync per commit)
 would cost every sendInvoice a disk flush, milliseconds on a virtual machine's disk.
 
@@ -136,7 +136,9 @@ def connect(path: str | Path) -> sqlite3.Connection:
     try:
         db.execute("PRAGMA locking_mode = EXCLUSIVE")  # before WAL: the log index stays private
         db.execute(f"PRAGMA page_size = {PAGE_SIZE}")  # a new file only; before WAL
-        db.execute("PRAGMA journal_mode = WAL")
+        mode = db.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+        if str(mode).lower() != "wal":
+            raise StateError(f"{where}: SQLite cannot keep a write-ahead log here ({mode})")
         db.execute("PRAGMA synchronous = NORMAL")
         db.execute(f"PRAGMA wal_autocheckpoint = {CHECKPOINT_PAGES}")
         db.execute("BEGIN IMMEDIATE")  # takes the write lock now; EXCLUSIVE keeps it
@@ -197,8 +199,14 @@ class StateFile:
 
     def __call__(self) -> SqliteStore:
         if self._db is None:
-            self._db = connect(self.path)
-            return SqliteStore(self._db, load=True, where=str(self.path))
+            db = connect(self.path)
+            try:
+                made = SqliteStore(db, load=True, where=str(self.path))
+            except BaseException:
+                db.close()
+                raise
+            self._db = db
+            return made
         wipe(self._db)
         return SqliteStore(self._db)
 

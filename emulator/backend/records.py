@@ -7,9 +7,9 @@ Keys are the domain's field names; a field that is None, empty or at its default
 which keeps a typical invoice near 500 bytes and its decoding short. A SQLite state file
 holds one encoded record per row; an export is the same records in one document.
 
-Decoding is on the start's critical path (100,000 invoices are read in about a second), so
-the decoders are written out by hand, look enum members up in dicts, and share equal
-amounts and customers (both frozen) between the invoices they belong to.
+An invoice is decoded when it is first used after a start, and all of them at the first full
+listing, so the decoders are written out by hand, look enum members up in dicts, and share
+equal amounts and customers (both frozen) between the invoices they belong to.
 
 Standard library only.
 """

@@ -23,8 +23,10 @@ How each kind of record reaches the batch, which is this module's decision:
 - the identifier position: compared at flush with the one last written (`IdFactory.issued`
   and `draws`, two integers), and written when it moved.
 
-SEQR ids and the payment index are not written at all: they are indexes, rebuilt at load
-from the terminals and the invoices. Standard library only; the caller holds the lock.
+SEQR ids are not written at all: they are an index of the terminals, rebuilt at load. The
+payment index is handed over as pairs (`index_payment`), for a store that reads invoices only
+when they are asked for and so cannot rebuild it from them. Standard library only; the
+caller holds the lock.
 """
 
 from __future__ import annotations

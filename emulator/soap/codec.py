@@ -200,7 +200,9 @@ def _share(shared: Shared, value: Any, key: Hashable = None) -> Any:
     """One copy of each recurring value (titles, URLs, amounts, dates) in a codec's table.
 
     Stored invoices keep what the merchant sent, and CI fleets send the same templates over
-    and over: sharing the immutable values cuts the memory of 100k invoices by a third. The
+    and over: sharing the immutable values cuts the memory of 100k invoices by a third
+    (measured: 1,294 against 2,099 bytes of RSS an invoice; it saves sendInvoice 2%,
+    445k against 455k instructions, and costs a never-repeating poll 3%, 205k against 199k). The
     table is bounded; when full it starts again. Converted values are keyed by their text
     and kind, never by equality: Decimal("10.0") equals Decimal("10.00") but must echo as sent.
     """
@@ -563,9 +565,11 @@ class Codec:
         Generated as `dataclasses` generates `__init__`: a straight run of statements, one
         per declared field, with the tags and formatter of each written in. A loop over the
         fields read six attributes of each for every answer, two thirds of the cost of
-        writing a receipt. Each is made on its shape's first answer (all of them at start-up
-        would add 5 ms to it). The rules: nulls are omitted, a missing required primitive is
-        an error, an empty complex value is `<name/>`.
+        writing a receipt (measured in whole calls: a PAID poll with its receipt 198k
+        instructions against 236k with the loop, a repeating poll 64k against 70k). Each is
+        made on its shape's first answer (all of them at start-up would add 5 ms to it). The
+        rules: nulls are omitted, a missing required primitive is an error, an empty complex
+        value is `<name/>`.
         """
         made = self._writers
         found = made.get(id(shape))

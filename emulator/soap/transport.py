@@ -138,6 +138,9 @@ class SoapEndpoint:
         reading of every poll would churn long-lived objects through the garbage collector
         for polls that never repeat (measured: 7% of their throughput). Only polls are kept:
         every other operation changes state, and its bodies differ from call to call.
+        Worth (callgrind, instructions per call with the memo and without): a repeating
+        poll 64k against 198k, a PAID poll with its receipt 198k against 331k; the
+        bookkeeping costs a never-repeating poll 205k against 200k.
         """
         found = self._polls.get(body)
         if found is not None:

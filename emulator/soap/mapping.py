@@ -66,17 +66,22 @@ def _clean(value: str | None) -> str | None:
 
 def describe_call(operation: str, request: Dict) -> Call:
     """What the scenario hook sees of a call; the marker is looked for in any `invoice` the
-    request carries (sendInvoice's title or clientInvoiceId)."""
-    principal = (request.get("context") or {}).get("initiatorPrincipalId") or {}
+    request carries (sendInvoice's title or clientInvoiceId). On every parsed call, so it
+    reads each field once, inline."""
+    context = request.get("context")
+    principal = context.get("initiatorPrincipalId") if context else None
+    terminal = principal.get("id") if principal else None
+    reference = request.get("invoiceReference")
+    ers = request.get("ersReference")
     invoice = request.get("invoice")
     marker = None
     if invoice:
         marker = find_marker(invoice.get("title"), invoice.get("clientInvoiceId"))
     return Call(
         operation,
-        _clean(principal.get("id")),
-        _clean(request.get("invoiceReference")),
-        _clean(request.get("ersReference")),
+        terminal.strip() if isinstance(terminal, str) else None,
+        reference.strip() if isinstance(reference, str) else None,
+        ers.strip() if isinstance(ers, str) else None,
         marker,
     )
 

@@ -181,7 +181,8 @@ class SoapEndpoint:
             nil = b"nil" in body or b"\x00" in body
             request = self.codec.read(payload, operation.request, nil)
         except codec.CodecError as exc:
-            raise SoapFault("Client", str(exc)) from None
+            exc.path.append(operation.name)  # sendInvoice/invoice/totalAmount/value: ...
+            raise SoapFault("Client", f"Unmarshalling Error: {exc}") from None
         return operation.name, operation, request
 
 

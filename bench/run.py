@@ -658,6 +658,19 @@ def main(argv: list[str] | None = None) -> int:
             )
             m.measure("getPaymentStatus (PAID, receipt)", server.soap_url, payment_status(paid))
             send = m.measure("sendInvoice", server.soap_url, send_invoice())
+            # The same sendInvoice on an emulator keeping its state in a file, in turns with
+            # the one in memory (both hold a similar, growing store), read as the median of
+            # the turns' ratios, like the big store's polls.
+            with tempfile.TemporaryDirectory() as tmp, emulator("--state", f"{tmp}/s") as kept:
+                before = m.before()
+                in_memory, in_file = [], []
+                for _ in range(rounds):
+                    in_memory.append(run_load(server.soap_url, send_invoice(), s / 2, c))
+                    in_file.append(run_load(kept.soap_url, send_invoice(), s / 2, c))
+                send_kept = m.add("sendInvoice with --state", combined(in_file), before)
+                kept_ratio = statistics.median(
+                    f.rps / mem.rps for mem, f in zip(in_memory, in_file, strict=True)
+                )
 
             big = field(
                 http("POST", server.soap_url, send_invoice("1000000000.00")), "invoiceReference"
@@ -675,6 +688,17 @@ def main(argv: list[str] | None = None) -> int:
             ]
             paths = [f"/_emulator/invoices/{r}/pay" for r in issued]
             m.measure("control pay (POST /_emulator/…/pay)", server.url, None, paths)
+
+        # A restart of an emulator whose state file holds the big store: from the start of
+        # the process to its `listening` line, after a clean stop.
+        with tempfile.TemporaryDirectory() as tmp:
+            with emulator("--state", f"{tmp}/big") as big_state:
+                held = fill(big_state, args.invoices, c)
+            restarts = []
+            for _ in range(3):
+                with emulator("--state", f"{tmp}/big") as again:
+                    restarts.append(again.started_in)
+                    assert stored(again) == held, "the restart holds every invoice"
 
         with emulator() as server:
             latencies = notification_latency(server, receiver, 20 if args.tiny else 1000)
@@ -705,6 +729,7 @@ def main(argv: list[str] | None = None) -> int:
             f"| {row.ratio:.0%} |"
         )
     start_ms = statistics.median(starts) * 1000
+    restart_ms = statistics.median(restarts) * 1000
     note_p99 = pct(latencies, 0.99)
     print()
     low, high = min(x.rps for x in m.probes), max(x.rps for x in m.probes)
@@ -722,6 +747,15 @@ def main(argv: list[str] | None = None) -> int:
         f"p99 {note_p99:.2f} ms ({len(latencies)} payments)"
     )
     print(f"- memory with {count:,} invoices: {rss:.0f} MB RSS")
+    print(
+        f"- sendInvoice with --state vs in memory, in {rounds} turns each: "
+        f"{send_kept.load.rps:,.0f} vs {combined(in_memory).rps:,.0f} requests/s; median of "
+        f"the rounds' ratios {kept_ratio:.0%}"
+    )
+    print(
+        f"- restart holding {held:,} invoices (--state) to `listening`: {restart_ms:.0f} ms "
+        f"(median of 3, {min(restarts) * 1000:.0f} to {max(restarts) * 1000:.0f})"
+    )
     print(
         f"- getPaymentStatus with {count:,} invoices stored vs ~100, polled in {rounds} turns "
         f"each: {poll_big.rps:,.0f} vs {poll_small.rps:,.0f} requests/s; median of the "
@@ -761,6 +795,16 @@ def main(argv: list[str] | None = None) -> int:
             send.ratio >= 0.30 and send_big.load.p99_ms < 10,
         ),
         Goal("cold start < 0.6 s", f"{start_ms:.0f} ms", start_ms < 600),
+        Goal(
+            "sendInvoice with --state >= 50% of sendInvoice in memory",
+            f"{kept_ratio:.0%}",
+            kept_ratio >= 0.5,
+        ),
+        Goal(
+            f"restart holding {held:,} invoices to listening < 2 s",
+            f"{restart_ms:.0f} ms",
+            restart_ms < 2000,
+        ),
         Goal("notification p99 < 2 ms", f"{note_p99:.2f} ms", note_p99 < 2),
         Goal(
             f"notification p99 with {stalled.hanging:,} attempts hanging: < 2x alone, or +2 ms",

@@ -15,12 +15,13 @@ import logging
 import socket
 import struct
 from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import replace
 from datetime import datetime
 
 from aiohttp import hdrs, web
 
-from emulator import app_api, control, dashboard, guard, qr
-from emulator.backend import SeqrBackend
+from emulator import app_api, control, dashboard, guard, journal_api, qr, state_api
+from emulator.backend import SeqrBackend, StateFile, Store
 from emulator.clock import Clock
 from emulator.domain.model import AcknowledgmentMode
 from emulator.heap import OldObjects
@@ -62,7 +63,8 @@ def create_app(
     """
     settings = settings or Settings()
     guard.exposure(settings)  # a SettingsError when the control API would be open unasked
-    backend = backend or SeqrBackend(settings, make_clock(settings))
+    own_backend = backend is None
+    backend = backend or SeqrBackend(settings, make_clock(settings), store=make_store(settings))
     load_scenarios(backend, settings)
     app = web.Application(client_max_size=settings.max_body_bytes)
     app[SETTINGS] = settings
@@ -72,7 +74,7 @@ def create_app(
     for path in settings.soap_paths:
         strict_till = settings.cashregister_requires_ack and path == settings.cashregister_path
         app.router.add_route("GET", path, wsdl_route(gate))
-        app.router.add_route("POST", path, soap_route(endpoint, settings, strict_till, gate))
+        app.router.add_route("POST", path, soap_route(endpoint, settings, strict_till, gate, path))
     images = app[IMAGES] = qr.Images()
     backend.on_reset(images.clear)
     lifecycle = control.Lifecycle()
@@ -80,13 +82,32 @@ def create_app(
     app.on_shutdown.append(lifecycle.stopped)
     control.add_routes(app, backend, images, lifecycle)
     app_api.add_routes(app, backend)
+    journal_api.add_routes(app, backend)
+    state_api.add_routes(app, backend)
     room = guard.budget(settings)  # what the descriptor limit leaves; start_site logs a cut
     notifier = app[NOTIFIER] = Notifier(backend, settings, room.notifications)
     dashboard.setup(app, backend, notifier.subscribe)
     control.add_fallback(app)  # last: any other /_emulator/... path answers JSON
     app.cleanup_ctx.append(_deadline_sweeper(backend, OldObjects() if freeze_heap else None))
     app.cleanup_ctx.append(notifier.lifespan)
+    if own_backend:
+        app.on_cleanup.append(_closer(backend))
     return app
+
+
+def make_store(settings: Settings) -> Callable[[], Store]:
+    """The store factory: memory only, or the SQLite file of `--state`."""
+    return StateFile(settings.state) if settings.state else Store
+
+
+def _closer(backend: SeqrBackend) -> Callable[[web.Application], Awaitable[None]]:
+    """Closes the backend's store (a state file) once the server has stopped."""
+
+    async def close(app: web.Application) -> None:
+        with backend.lock:
+            backend.store.close()
+
+    return close
 
 
 def load_scenarios(backend: SeqrBackend, settings: Settings) -> None:
@@ -123,11 +144,15 @@ async def serve_wsdl(request: web.Request) -> web.Response:
 
 
 def soap_route(
-    endpoint: SoapEndpoint, settings: Settings, strict_till: bool, gate: guard.Gate
+    endpoint: SoapEndpoint,
+    settings: Settings,
+    strict_till: bool,
+    gate: guard.Gate,
+    path: str = "",
 ) -> Callable[[web.Request], Awaitable[web.Response]]:
     """The POST handler of one SOAP path; what it knows of the path is settled here, once."""
-    info = _CASHREGISTER if strict_till else _WEBSHOP
-    limit = settings.max_body_bytes
+    info = replace(_CASHREGISTER if strict_till else _WEBSHOP, path=path)
+    too_large = f"request body larger than {settings.max_body_bytes} bytes"
     hosts, kinds = gate.good_hosts, gate.good_soap_types  # grown by `gate.soap`, never shrunk
     host, kind, origin = hdrs.HOST, hdrs.CONTENT_TYPE, hdrs.ORIGIN
 
@@ -142,7 +167,10 @@ def soap_route(
         try:
             body = await request.read()
         except web.HTTPRequestEntityTooLarge:
-            return web.Response(status=413, text=f"request body larger than {limit} bytes\n")
+            text = too_large + "\n"
+            size = request.content_length
+            endpoint.refused(413, too_large, text.encode(), info, -1 if size is None else size)
+            return web.Response(status=413, text=text)
         reply = endpoint.handle(body, info)
         if reply.disturbance is not None:
             return await _misbehave(request, reply, reply.disturbance, endpoint.backend.clock)

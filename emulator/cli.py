@@ -1,4 +1,5 @@
-"""`seqr-emulator`: serve, list the scenario catalogue, and regenerate the published WSDL.
+"""`seqr-emulator`: serve, drive a running emulator, list the scenarios, write the WSDL,
+and move a state file's contents out as JSON and back in (`export`, `import`).
 
 Flags override `SEQR_EMULATOR_*` environment variables, which override the `--config` file,
 which overrides the defaults in `settings.py`. A value none of them can use ends the start with
@@ -13,6 +14,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from emulator import remote
 from emulator.domain import services
 from emulator.scenario import loader as scenarios
 from emulator.scenario.model import ScenarioError
@@ -40,9 +42,23 @@ def _parser() -> argparse.ArgumentParser:
         metavar="FILE",
         help="TOML file: settings by name and [[services]] (external service definitions)",
     )
+    export = commands.add_parser("export", help="write a state file's state as JSON")
+    export.add_argument("--state", metavar="FILE", required=True, help="the state file")
+    export.add_argument("--out", type=Path, metavar="FILE", help="where (default: stdout)")
+    export.add_argument(
+        "--with-passwords",
+        action="store_true",
+        help="keep terminal passwords in the export (left out by default)",
+    )
+
+    load = commands.add_parser("import", help="replace a state file's state with a JSON export")
+    load.add_argument("dump", type=Path, metavar="DUMP", help="a file written by export")
+    load.add_argument("--state", metavar="FILE", required=True, help="the state file")
 
     listing = commands.add_parser("scenarios", help="list the scenario catalogue")
     listing.add_argument("--scenario-dir", metavar="DIR", help="another catalogue folder")
+
+    remote.add_commands(commands)  # pay, cancel, ... against a running emulator
 
     published = commands.add_parser("wsdl", help="write the published WSDL documents")
     published.add_argument("--out", type=Path, default=Path("wsdl"), help="folder (default wsdl/)")
@@ -59,11 +75,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     if args.command == "scenarios":
         return list_scenarios(args.scenario_dir)
+    if args.command in remote.COMMANDS:
+        return remote.run(args)
+    if args.command in ("export", "import"):
+        return move_state(args)
     try:
         settings = settings_from(args)
     except ValueError as exc:  # a ConfigError names the file and the key
         print(f"seqr-emulator: {exc}", file=sys.stderr)
         return 2
+    from emulator.backend import StateError
     from emulator.server import serve_forever
 
     def announce(line: str) -> None:
@@ -77,7 +98,54 @@ def main(argv: Sequence[str] | None = None) -> int:
     except OSError as exc:
         print(f"seqr-emulator: cannot serve: {exc}", file=sys.stderr)
         return 1
+    except StateError as exc:
+        print(f"seqr-emulator: cannot use the state file: {exc}", file=sys.stderr)
+        return 1
     return 0
+
+
+def move_state(args: argparse.Namespace) -> int:
+    """`export` a state file as JSON, or `import` a JSON export into one."""
+    import json
+
+    from emulator.backend import StateError, dump
+    from emulator.backend.lasting import read_state, replace_state
+    from emulator.backend.records import BadRecord
+
+    try:
+        parse_setting("state", args.state, "--state")
+        if args.command == "export":
+            if not Path(args.state).is_file():
+                raise StateError(f"{args.state}: no such state file")
+            store, position = read_state(args.state)
+            try:
+                text = dump.dumps(dump.document(store, position, passwords=args.with_passwords))
+            finally:
+                store.close()
+            if args.out is None:
+                sys.stdout.write(text)
+            else:
+                args.out.write_text(text, encoding="utf-8")
+            return 0
+        try:
+            data = json.loads(args.dump.read_text(encoding="utf-8"))
+        except OSError as exc:
+            raise StateError(f"{args.dump}: cannot read: {exc.strerror or exc}") from None
+        except ValueError as exc:
+            raise StateError(f"{args.dump}: not JSON: {exc}") from None
+        try:
+            state, ids = dump.from_document(data)
+        except BadRecord as exc:
+            raise StateError(f"{args.dump}: {exc}") from None
+        replace_state(args.state, state, ids)
+        print(f"{args.state}: {dump.summary(state)}")
+        return 0
+    except ValueError as exc:  # a SettingsError names the flag
+        print(f"seqr-emulator: {exc}", file=sys.stderr)
+        return 2
+    except StateError as exc:
+        print(f"seqr-emulator: {exc}", file=sys.stderr)
+        return 1
 
 
 def settings_from(args: argparse.Namespace) -> Settings:

@@ -2,29 +2,50 @@
 
 `Clock` is wall time that tests can freeze, move forward (`advance`) or speed up (`scale`), so
 a 20-second acknowledgment window is tested without waiting. `IdFactory` makes every
-identifier in SEQR's real formats; with a seed it makes the same ones in every run.
+identifier in SEQR's real formats; with a seed it makes the same ones in every run. Its
+`position()` is everything that decides the identifiers still to come, so a lasting state
+restores it and a restarted emulator carries on the sequence instead of starting it again.
 Standard library only.
 """
 
 from __future__ import annotations
 
+import math
 import random
 import threading
 import time
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 SEEDED_EPOCH = datetime(2026, 1, 1, tzinfo=UTC)
+LATEST = datetime(9990, 1, 1, tzinfo=UTC)
+"""Where the clock stops. Every start the settings take is before it (their last year is
+9989), and ten years after it, the longest duration any setting takes, is still a datetime:
+so no deadline or report delay counted from the clock's `now` can leave datetime's range."""
+
+
+class ClockError(ValueError):
+    """A move the clock refuses (backwards, not finite, past `LATEST`); it does not move."""
 
 
 class Clock:
-    """Wall time as the emulator sees it: a start instant, a speed, and moves made by tests."""
+    """Wall time as the emulator sees it: a start instant, a speed, and moves made by tests.
+
+    It never leaves datetime's range: `advance` refuses a move past `LATEST` (or one that is
+    not a finite number), and a fast clock that runs there stays there, so `now` always
+    answers. Nothing a control call does can leave the emulator without a time.
+    """
 
     def __init__(
         self, start: datetime | None = None, *, frozen: bool = False, scale: float = 1.0
     ) -> None:
-        if scale <= 0:
-            raise ValueError("clock scale must be positive")
+        if not scale > 0 or not math.isfinite(scale):
+            raise ValueError("clock scale must be a positive number")
         self._start = (start or datetime.now(UTC)).astimezone(UTC)
+        if self._start >= LATEST:
+            raise ValueError(f"the clock cannot start at or after {LATEST.date()}")
+        self._last = (LATEST - self._start).total_seconds()  # the most elapsed() may be
         self._mono0 = time.monotonic()
         self._frozen = frozen
         self._scale = scale
@@ -36,11 +57,21 @@ class Clock:
         return run + self._offset
 
     def now(self) -> datetime:
-        return self._start + timedelta(seconds=self.elapsed())
+        return self._start + timedelta(seconds=min(self.elapsed(), self._last))
 
     def advance(self, seconds: float) -> datetime:
+        """Move forward by `seconds`; ClockError, and no move, for a negative or non-finite
+        number or one that would carry the clock past `LATEST`."""
+        if not math.isfinite(seconds):
+            raise ClockError("the clock moves by a finite number of seconds")
         if seconds < 0:
-            raise ValueError("the clock only moves forward")
+            raise ClockError("the clock only moves forward")
+        left = self._last - self.elapsed()
+        if seconds > left:
+            raise ClockError(
+                f"the clock stops at {LATEST.isoformat()}: at most {max(left, 0.0):.0f}"
+                " seconds more"
+            )
         self._offset += seconds
         return self.now()
 
@@ -60,6 +91,43 @@ class Clock:
         return float("inf") if self._frozen else left / self._scale
 
 
+class TerminalClock(Clock):
+    """One terminal's own time: the emulator clock plus what was advanced for it alone.
+
+    A CI job that shares an emulator moves its terminal's clock, and only its own timed rules
+    (reversals, reservation timeouts, scenario timers, notification delays) feel it; moving
+    the emulator clock moves every terminal's. Its lead is the `Clock` offset, so the same
+    guards hold: it never leaves datetime's range, and a refused move moves nothing.
+    """
+
+    def __init__(self, base: Clock) -> None:  # the base's start, speed and range; no state
+        self._base = base
+        self._start, self._last = base._start, base._last
+        self._frozen, self._scale = base._frozen, base._scale
+        self._offset = 0.0
+
+    @property
+    def own(self) -> float:
+        """Seconds this terminal is ahead of the emulator clock."""
+        return self._offset
+
+    def elapsed(self) -> float:
+        return self._base.elapsed() + self._offset
+
+
+@dataclass(frozen=True, slots=True)
+class IdPosition:
+    """Where an `IdFactory` is in its sequences: restoring it continues them exactly."""
+
+    invoice_base: int
+    invoice_seq: int
+    ers_seq: int
+    virtual_ms: int
+    # `random.Random.getstate()`: (version, 625 words, gauss_next); None when not taken
+    # (`position(stream=False)`: the stream did not move, and reading it costs ~10 us)
+    rng: tuple[Any, ...] | None
+
+
 class IdFactory:
     """invoiceReference, ersReference, terminal ids and the like, in SEQR's formats.
 
@@ -72,6 +140,10 @@ class IdFactory:
         self._clock = clock
         self._seed = seed
         self._lock = threading.Lock()
+        # Counted, never reset, so that a lasting store tells with one comparison whether the
+        # position moved since it last wrote it (`issued`), and whether the random stream did.
+        self.issued = 0
+        self.draws = 0
         self.reset()
 
     def reset(self) -> None:
@@ -81,6 +153,30 @@ class IdFactory:
             self._invoice_seq = 0
             self._ers_seq = self._rng.randrange(1000)
             self._virtual_ms = 0
+            self.issued += 1
+            self.draws += 1
+
+    def position(self, *, stream: bool = True) -> IdPosition:
+        with self._lock:
+            return IdPosition(
+                self._invoice_base,
+                self._invoice_seq,
+                self._ers_seq,
+                self._virtual_ms,
+                self._rng.getstate() if stream else None,
+            )
+
+    def restore(self, position: IdPosition) -> None:
+        """Continue from `position` (a lasting store's, or an import's)."""
+        with self._lock:
+            self._invoice_base = position.invoice_base
+            self._invoice_seq = position.invoice_seq
+            self._ers_seq = position.ers_seq
+            self._virtual_ms = position.virtual_ms
+            if position.rng is not None:
+                self._rng.setstate(position.rng)
+            self.issued += 1
+            self.draws += 1
 
     def _stamp(self) -> datetime:
         if self._seed is None:
@@ -91,6 +187,7 @@ class IdFactory:
     def invoice_reference(self) -> str:
         """17 digits: yyyyMMdd and nine digits that never repeat within a run."""
         with self._lock:
+            self.issued += 1
             self._invoice_seq += 1
             # 7919 is prime to 10**9, so the sequence visits every 9-digit value once.
             tail = (self._invoice_base + self._invoice_seq * 7919) % 10**9
@@ -101,6 +198,7 @@ class IdFactory:
     def ers_reference(self) -> str:
         """25 digits: yyyyMMddHHmmssSSS, then 01 and a six-digit sequence."""
         with self._lock:
+            self.issued += 1
             self._ers_seq = (self._ers_seq + 1) % 10**6
             t = self._stamp()
             return (
@@ -111,8 +209,12 @@ class IdFactory:
     def hex_id(self, length: int) -> str:
         """Lower-case hex: 32 for a registered terminalId, 25 for a payerTerminalId."""
         with self._lock:
+            self.issued += 1
+            self.draws += 1
             return f"{self._rng.getrandbits(length * 4):0{length}x}"
 
     def digits(self, length: int) -> str:
         with self._lock:
+            self.issued += 1
+            self.draws += 1
             return f"{self._rng.randrange(10**length):0{length}d}"

@@ -20,6 +20,7 @@ from aiohttp import web
 
 from emulator import qr
 from emulator.backend import SeqrBackend
+from emulator.clock import ClockError
 from emulator.domain import seqr_urls
 from emulator.domain.errors import IllegalMove, NotFound
 from emulator.domain.model import CustomerToken
@@ -34,6 +35,10 @@ PREFIX = "/_emulator"
 
 class BadRequest(Exception):
     """The control request itself is malformed (HTTP 400)."""
+
+
+class Forbidden(Exception):
+    """The emulator's settings refuse this control call (HTTP 403)."""
 
 
 def _error(status: int, message: str) -> web.Response:
@@ -66,6 +71,8 @@ def json_errors(
             return _error(409, str(exc))
         except BadRequest as exc:
             return _error(400, str(exc))
+        except Forbidden as exc:
+            return _error(403, str(exc))
 
     return guarded
 
@@ -107,17 +114,20 @@ def _after_app_action(backend: SeqrBackend, reference: str) -> web.Response:
 
 
 def _limit(request: web.Request) -> int | None:
+    """`?limit=N`: ASCII digits (`isdigit` alone takes `²`, which `int` refuses); a limit
+    longer than any list is the whole list, read without converting its digits."""
     raw = request.query.get("limit")
     if raw is None:
         return None
-    if not raw.isdigit():
+    if not (raw.isascii() and raw.isdigit()):
         raise BadRequest("limit must be a non-negative integer")
-    return int(raw)
+    digits = raw.lstrip("0")
+    return int(digits or "0") if len(digits) <= 18 else 10**18
 
 
 async def list_invoices(backend: SeqrBackend, request: web.Request) -> web.Response:
-    """Oldest first; `?limit=N` keeps the N newest."""
-    invoices = backend.list_invoices()
+    """Oldest first; `?terminal=ID` only that terminal's, `?limit=N` keeps the N newest."""
+    invoices = backend.list_invoices(request.query.get("terminal"))
     limit = _limit(request)
     if limit is not None:
         invoices = invoices[len(invoices) - limit :] if limit else []
@@ -133,10 +143,19 @@ async def get_invoice(backend: SeqrBackend, request: web.Request) -> web.Respons
 
 
 async def list_notifications(backend: SeqrBackend, request: web.Request) -> web.Response:
-    """Every recorded notification attempt, oldest first; `?invoice=REF`, `?limit=N` narrow it."""
+    """Every recorded notification attempt, oldest first; `?invoice=REF`, `?terminal=ID` and
+    `?limit=N` narrow it."""
     journal = backend.journal
-    ref = request.query.get("invoice")
-    found = journal.for_invoice(ref) if ref else journal.recent()
+    ref, terminal = request.query.get("invoice"), request.query.get("terminal")
+    if ref:
+        found = journal.for_invoice(ref)
+    elif terminal:
+        found = sorted(
+            (a for i in backend.list_invoices(terminal) for a in journal.for_invoice(i.reference)),
+            key=lambda a: a.seq,
+        )
+    else:
+        found = journal.recent()
     limit = _limit(request)
     if limit is not None:
         found = found[len(found) - limit :] if limit else []
@@ -217,6 +236,13 @@ async def scan_static_qr(backend: SeqrBackend, request: web.Request) -> web.Resp
 
 
 async def reset(backend: SeqrBackend, request: web.Request) -> web.Response:
+    """Forget everything, unless this emulator is shared (`--no-global-reset`): then 403, and
+    each job resets its own terminal."""
+    if not backend.settings.global_reset:
+        raise Forbidden(
+            "this emulator is shared: the global reset is off (--no-global-reset); "
+            "reset your terminal with POST /_emulator/terminals/{id}/reset"
+        )
     backend.reset()
     return web.json_response({"reset": True})
 
@@ -226,13 +252,61 @@ async def get_clock(backend: SeqrBackend, request: web.Request) -> web.Response:
     return web.json_response({"now": clock.now().isoformat(), "scale": clock.scale})
 
 
-async def advance_clock(backend: SeqrBackend, request: web.Request) -> web.Response:
+async def _advance_seconds(request: web.Request) -> float:
+    """`{"seconds": N}` of a clock move: 400 for anything but a finite, non-negative number
+    (JSON's NaN, Infinity and 1e400 included)."""
     body = await read_json(request)
     seconds = body.get("seconds")
     if not isinstance(seconds, int | float) or isinstance(seconds, bool) or seconds < 0:
         raise BadRequest("seconds must be a non-negative number")
-    now = backend.advance_clock(float(seconds))
+    try:
+        return float(seconds)
+    except OverflowError:  # an integer beyond any float: 10**400
+        raise BadRequest("seconds must be a finite number") from None
+
+
+async def advance_clock(backend: SeqrBackend, request: web.Request) -> web.Response:
+    """Every clock moves: the emulator's and each terminal's. A move that would leave the
+    clock's range is refused (400) and none is made."""
+    try:
+        now = backend.advance_clock(await _advance_seconds(request))
+    except ClockError as exc:
+        raise BadRequest(str(exc)) from None
     return web.json_response({"now": now.isoformat()})
+
+
+# --- one terminal's slate: a CI job on a shared emulator ---------------------------------------
+
+
+def _terminal_clock_view(backend: SeqrBackend, terminal_id: str) -> dict[str, Any]:
+    clock = backend.terminal_clock(terminal_id)
+    return {
+        "terminalId": terminal_id,
+        "now": clock.now().isoformat(),
+        "aheadBy": backend.terminal_clock_lead(terminal_id),
+        "scale": clock.scale,
+    }
+
+
+async def get_terminal_clock(backend: SeqrBackend, request: web.Request) -> web.Response:
+    return web.json_response(_terminal_clock_view(backend, request.match_info["id"]))
+
+
+async def advance_terminal_clock(backend: SeqrBackend, request: web.Request) -> web.Response:
+    """Only this terminal's timed rules feel it; the terminal need not exist yet."""
+    tid = request.match_info["id"]
+    try:
+        backend.advance_terminal_clock(tid, await _advance_seconds(request))
+    except ClockError as exc:
+        raise BadRequest(str(exc)) from None
+    return web.json_response(_terminal_clock_view(backend, tid))
+
+
+async def reset_terminal(backend: SeqrBackend, request: web.Request) -> web.Response:
+    """Forget this terminal's invoices, scenario, notification attempts and own clock."""
+    tid = request.match_info["id"]
+    gone = backend.reset_terminal(tid)
+    return web.json_response({"terminalId": tid, "forgotten": len(gone)})
 
 
 # --- scenarios ---------------------------------------------------------------------------------
@@ -419,6 +493,9 @@ def add_routes(
             ("POST", "/reset", reset),
             ("GET", "/clock", get_clock),
             ("POST", "/clock/advance", advance_clock),
+            ("POST", "/terminals/{id}/reset", reset_terminal),
+            ("GET", "/terminals/{id}/clock", get_terminal_clock),
+            ("POST", "/terminals/{id}/clock/advance", advance_terminal_clock),
             ("GET", "/scenarios", list_scenarios),
             ("GET", "/scenario", get_default_scenario),
             ("PUT", "/scenario", put_default_scenario),

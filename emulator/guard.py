@@ -430,6 +430,9 @@ class LoopGuard:
 FORM_TYPES = frozenset({"application/x-www-form-urlencoded", "multipart/form-data", "text/plain"})
 """What a page on another origin can send without the browser asking first (a CORS "simple"
 request): never a SOAP client's type (text/xml, application/soap+xml) nor the control API's."""
+TOOL_TYPES = frozenset({"", "application/x-www-form-urlencoded"})
+"""What a control write's body may be typed as when no browser sent it: no type, or what curl
+`-d` and urllib send unless told (`Gate.control_type`)."""
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 TOKEN_HEADER = "X-Seqr-Emulator-Token"
 WILDCARDS = frozenset({"", "0.0.0.0", "::", "*"})
@@ -503,8 +506,10 @@ class Gate:
     - an Origin header, which browsers send with every POST, must be the emulator's own;
       else 403, so a page on another origin can drive neither the SOAP endpoint nor the
       control API;
-    - a SOAP POST must not be a browser form's (text/plain, urlencoded, multipart), a control
-      write must be `application/json` when it has a body and never a form's; else 415;
+    - a SOAP POST must not be a browser form's (text/plain, urlencoded, multipart); a control
+      write from a page must be `application/json` when it has a body and never a form's,
+      one with no Origin (curl, a script) may also name no type or curl's urlencoded default
+      (`control_type`); else 415;
     - with `--control-token`, the control API (but its health route) and the dashboard ask
       for the token: `Authorization: Bearer TOKEN`, `X-Seqr-Emulator-Token: TOKEN`, or the
       cookie `/?token=TOKEN` sets for the dashboard's page and its own requests; else 401.
@@ -572,6 +577,20 @@ class Gate:
                     self.good_soap_types.add(content_type)
         return verdict
 
+    @staticmethod
+    def control_type(media: str, has_body: bool, from_a_page: bool) -> bool:
+        """A control write may carry a body of this media type. JSON always. A request with
+        no Origin comes from no browser (every browser sends one with a POST, a form's too),
+        so it may also name no type or curl's and urllib's default, a form's urlencoded, and
+        its body is read as JSON all the same: `curl -d '{"seconds": 60}'` works. A page's
+        request (the dashboard's own) must say JSON when it has a body, and is never a
+        form's."""
+        if media == "application/json":
+            return True
+        if not from_a_page:
+            return media in TOOL_TYPES or (not has_body and media not in FORM_TYPES)
+        return media not in FORM_TYPES and not has_body
+
     def authorized(self, request: web.BaseRequest) -> bool:
         """The request carries the control token (always so when there is none)."""
         token = self.token
@@ -621,14 +640,14 @@ class Gate:
         origin = headers.get("Origin")
         if origin is not None and not self.same_origin(origin, host):
             return _json(403, "a page on another origin may not drive the control API")
-        if request.method not in SAFE_METHODS:
-            media = media_type(headers.get("Content-Type", ""))
-            if media in FORM_TYPES or (request.body_exists and media != "application/json"):
-                return _json(
-                    415,
-                    "a control request with a body sends it as application/json "
-                    "(curl: -H 'Content-Type: application/json')",
-                )
+        if request.method not in SAFE_METHODS and not self.control_type(
+            media_type(headers.get("Content-Type", "")), request.body_exists, origin is not None
+        ):
+            return _json(
+                415,
+                "a control request with a body sends it as application/json "
+                "(curl: -H 'Content-Type: application/json')",
+            )
         if token and not self.authorized(request):
             return _json(
                 401,

@@ -3,7 +3,9 @@
 Invoices, their payments, refunds and history live as long as the emulator (or until a
 reset) and hold no reference cycles, yet CPython's full collections walk every one of them:
 at 60k invoices a full collection paused a pay load for 36 ms, and the pause grows with the
-store. `gc.freeze()` moves every object alive into a generation the collector never walks.
+store (measured at 100k invoices on a loaded 2-core machine: a full collection 1.0 to 2.3 s
+unfrozen, under 0.01 ms frozen). `gc.freeze()` moves every object alive into a generation
+the collector never walks.
 
 It freezes once a second while the state changes (an invoice is issued, paid, refunded...),
 never while it does not. Whatever is frozen stays, garbage too: cycles of a connection

@@ -69,6 +69,7 @@ class Notification:
     event: str
     url: str
     form: tuple[tuple[str, str], ...]
+    terminal_id: str = ""  # whose clock its delays follow
 
     @classmethod
     def of(cls, invoice: Invoice, event: str) -> Notification | None:
@@ -84,7 +85,7 @@ class Notification:
             ("msisdn", payer.msisdn),
             ("subscriberKey", payer.subscriber_key),
         )
-        return cls(invoice.reference, event, url, form)
+        return cls(invoice.reference, event, url, form, invoice.terminal_id)
 
 
 Planner = Callable[[Notification], NotificationPlan]
@@ -272,25 +273,25 @@ class Notifier:
         if delivery is Delivery.DROP:
             return [self._record(notification, plan, Outcome.DROPPED)]
         if delivery is Delivery.DELAY and plan.delay:
-            await self._wait(plan.delay)
+            await self._wait(plan.delay, notification.terminal_id)
         if delivery is Delivery.LATE:
-            await self._wait(self.late_wait())
+            await self._wait(self.late_wait(), notification.terminal_id)
             self.backend.run_due()  # the reversal due by now happens before the POST
         copies = plan.copies if delivery is Delivery.DUPLICATE else 1
         return [await self._post(notification, plan) for _ in range(copies)]
 
-    async def _wait(self, seconds: float) -> None:
-        """Until `seconds` have passed on the emulator clock (scaled, advanced or frozen)."""
-        clock = self.backend.clock
-        mark = clock.elapsed() + seconds
-        while (left := clock.seconds_until(mark)) > 0:
+    async def _wait(self, seconds: float, terminal_id: str) -> None:
+        """Until `seconds` have passed on the terminal's clock (scaled, advanced or frozen);
+        read afresh each time, since the terminal may get a clock of its own meanwhile."""
+        mark = self.backend.terminal_clock(terminal_id).elapsed() + seconds
+        while (left := self.backend.terminal_clock(terminal_id).seconds_until(mark)) > 0:
             await asyncio.sleep(min(left, CLOCK_POLL))
 
     async def _post(self, notification: Notification, plan: NotificationPlan) -> Attempt:
         session, lanes = self._session, self._lanes
         if session is None or lanes is None:
             return self._record(notification, plan, Outcome.FAILED, error="emulator is not serving")
-        at = self.backend.clock.now()
+        at = self.backend.terminal_clock(notification.terminal_id).now()
         started = time.perf_counter()
         status: int | None = None
         error: str | None = None
@@ -338,7 +339,7 @@ class Notifier:
             notification.invoice_reference,
             notification.event,
             notification.url,
-            at or self.backend.clock.now(),
+            at or self.backend.terminal_clock(notification.terminal_id).now(),
             plan.delivery.value,
             outcome,
             status=status,

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from emulator.domain.services import PAGES
+from emulator.scenario.model import LONGEST
 
 SOAP_PATHS = (
     "/extclientproxy/service/v2",
@@ -74,6 +75,9 @@ class Settings:
     # "only once PAID" is this switch turned off.
     notify_on_reserved: bool = True
     notification_journal_size: int = 1000  # attempts kept for /_emulator/notifications
+    # Entries the request journal keeps (every SOAP call and notification attempt, for
+    # /_emulator/journal), the oldest dropped first and counted; 0 turns it off.
+    journal_size: int = 10_000
     soap_paths: tuple[str, ...] = SOAP_PATHS
     # SEQR's cashregister-2 path behaved as if acknowledgment were required when an invoice
     # named no acknowledgmentMode (the app then waits for updateInvoice). Off by default so
@@ -97,6 +101,11 @@ class Settings:
     # file (`--scenario`). None: the emulated customer does nothing until told.
     scenario: str | None = None
     scenario_dir: str | None = None  # the catalogue folder; None: the shipped `scenarios/`
+    # Off on an emulator many CI jobs share: POST /_emulator/reset then answers 403, and each
+    # job resets only its own terminal.
+    global_reset: bool = True
+    # A SQLite file that keeps the state across restarts (`--state`); None: memory only.
+    state: str | None = None
     # Notification attempts in flight at once, overall and per receiver (scheme, host, port);
     # an attempt beyond them waits for a free one, inside its own notification_timeout.
     notification_connections: int = 1024
@@ -186,6 +195,11 @@ OPTIONS: tuple[Option, ...] = (
         "also notify when a reservation is made (on by default; the FAQ's 'only PAID' is off)",
     ),
     Option("notification_journal_size", "notification attempts kept (default 1000)", "N"),
+    Option(
+        "journal_size",
+        "SOAP calls and notification attempts the journal keeps; 0 turns it off (default 10000)",
+        "N",
+    ),
     Option("clock_scale", "emulator seconds per real second (default 1)", "X"),
     Option("clock_start", "ISO 8601 instant the emulator clock starts at (default now)", "ISO"),
     Option("freeze_clock", "time stands still, moved only by POST /_emulator/clock/advance"),
@@ -227,6 +241,17 @@ OPTIONS: tuple[Option, ...] = (
         "N",
     ),
     Option(
+        "state",
+        "keep invoices, terminals and the rest in this SQLite file across restarts "
+        "(default: memory only)",
+        "FILE",
+    ),
+    Option(
+        "global_reset",
+        "POST /_emulator/reset forgets everything (on by default); off on an emulator shared "
+        "by parallel jobs, which reset their own terminals",
+    ),
+    Option(
         "header_timeout", "seconds a client may take to send a request head (default 10)", "SECONDS"
     ),
     Option(
@@ -257,7 +282,7 @@ OPTIONS: tuple[Option, ...] = (
 
 _STRUCTURED = ("soap_paths", "services")
 # The longest duration any setting accepts: ten years of emulator time, in seconds.
-MAX_SECONDS = 10 * 365 * 24 * 3600
+MAX_SECONDS = LONGEST
 MAX_NOTIFICATION_TIMEOUT = 24 * 3600.0
 MAX_IO_SECONDS = 24 * 3600.0  # the longest a client may be given to send a request
 CLOCK_SCALE_RANGE = (1e-6, 1e6)
@@ -337,6 +362,19 @@ def _clock_start(value: Any) -> str | None:
     return None
 
 
+def _state_file(value: Any) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value.strip():
+        return f"must name a file (got {value!r})"
+    path = Path(value)
+    if path.is_dir():
+        return f"must name a file, not a folder: {value!r}"
+    if not path.absolute().parent.is_dir():
+        return f"names a file in a folder that does not exist: {value!r}"
+    return None
+
+
 # What each checked field accepts; the message follows the source's name.
 _CHECKS: dict[str, Callable[[Any], str | None]] = {
     "port": _between(0, 65535),
@@ -344,10 +382,12 @@ _CHECKS: dict[str, Callable[[Any], str | None]] = {
     "max_body_bytes": _bytes,
     "notification_timeout": _timeout,
     "notification_journal_size": _between(0, 1_000_000),
+    "journal_size": _between(0, 1_000_000),
     "clock_scale": _scale,
     "clock_start": _clock_start,
     "report_delay": _between(0, MAX_SECONDS, " seconds"),
     "session_lifetime": _between(0, MAX_SECONDS, " seconds"),
+    "state": _state_file,
     "notification_connections": _between(1, 100_000),
     "notification_per_receiver": _between(1, 100_000),
     "header_timeout": _between(0.001, MAX_IO_SECONDS, " seconds"),

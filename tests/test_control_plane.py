@@ -196,15 +196,33 @@ def test_soap_clients_content_types_pass(emulator, kind):
     ("kind", "body"),
     [
         ("text/plain", b'{"reserve": false}'),
-        ("application/x-www-form-urlencoded", b""),
-        ("application/x-www-form-urlencoded", b"reserve=false"),
         ("multipart/form-data; boundary=x", b"--x--"),
-        (None, b'{"reserve": false}'),
+        ("text/xml", b'{"reserve": false}'),
     ],
-    ids=["text-plain", "empty-form", "form", "multipart", "json-without-type"],
+    ids=["text-plain", "multipart", "json-as-xml"],
 )
 def test_a_control_write_that_is_not_json_is_refused(emulator, issued, kind, body):
-    headers = {} if kind is None else {"Content_Type": kind}
+    answer = call(emulator, "POST", f"/_emulator/invoices/{issued}/pay", body, Content_Type=kind)
+    assert answer.status == 415 and "application/json" in answer.json()["error"]
+    assert Control(emulator.url).invoice(issued)["status"] == "ISSUED"
+
+
+@pytest.mark.parametrize(
+    ("kind", "body"),
+    [
+        ("text/plain", b'{"reserve": false}'),
+        ("application/x-www-form-urlencoded", b""),
+        ("application/x-www-form-urlencoded", b'{"reserve": false}'),
+        ("multipart/form-data; boundary=x", b"--x--"),
+        (None, b'{"reserve": false}'),
+        ("text/plain", None),
+    ],
+    ids=["text-plain", "empty-form", "form", "multipart", "json-without-type", "empty-text"],
+)
+def test_a_pages_control_write_that_is_not_json_is_refused(emulator, issued, kind, body):
+    """A page on the emulator's own origin (the dashboard's) sends JSON, never a form."""
+    own = {"Origin": f"http://127.0.0.1:{emulator.port}"}
+    headers = own if kind is None else {**own, "Content_Type": kind}
     answer = call(emulator, "POST", f"/_emulator/invoices/{issued}/pay", body, **headers)
     assert answer.status == 415 and "application/json" in answer.json()["error"]
     assert Control(emulator.url).invoice(issued)["status"] == "ISSUED"
@@ -212,13 +230,52 @@ def test_a_control_write_that_is_not_json_is_refused(emulator, issued, kind, bod
 
 @pytest.mark.parametrize(
     ("kind", "body"),
-    [(None, None), ("application/json", b'{"reserve": false}'), ("text/xml", b"")],
-    ids=["curl-X-POST", "json", "empty-with-another-type"],
+    [
+        (None, None),
+        ("application/json", b'{"reserve": false}'),
+        ("text/xml", b""),
+        (None, b'{"reserve": false}'),
+        ("application/x-www-form-urlencoded", b'{"reserve": false}'),
+        ("application/x-www-form-urlencoded", b""),
+    ],
+    ids=["curl-X-POST", "json", "empty-with-another-type", "no-type", "curl-d", "empty-form"],
 )
 def test_a_control_write_without_a_body_or_in_json_is_served(emulator, issued, kind, body):
+    """No Origin, so no browser: a body with no type, or curl's `-d` default, is read as JSON."""
     headers = {} if kind is None else {"Content_Type": kind}
     answer = call(emulator, "POST", f"/_emulator/invoices/{issued}/pay", body, **headers)
     assert answer.status == 200 and answer.json()["status"] == "PAID"
+
+
+def test_a_form_body_that_is_not_json_is_400_and_changes_nothing(emulator, issued):
+    kind = "application/x-www-form-urlencoded"
+    answer = call(
+        emulator, "POST", f"/_emulator/invoices/{issued}/pay", b"reserve=false", Content_Type=kind
+    )
+    assert answer.status == 400 and "not JSON" in answer.json()["error"]
+    assert Control(emulator.url).invoice(issued)["status"] == "ISSUED"
+
+
+def test_curl_data_reaches_the_control_api(emulator, issued):
+    """The README's own words: `curl -X POST .../pay`, and `-d` with curl's default type."""
+    curl = shutil.which("curl")
+    if curl is None:
+        pytest.skip("no curl on this machine")
+    base = f"{emulator.url}/_emulator"
+    moved = subprocess.run(
+        [curl, "-s", "-d", '{"seconds": 60}', f"{base}/clock/advance"],
+        capture_output=True,
+        check=True,
+        timeout=30,
+    )
+    assert "now" in json.loads(moved.stdout)
+    paid = subprocess.run(
+        [curl, "-s", "-X", "POST", f"{base}/invoices/{issued}/pay"],
+        capture_output=True,
+        check=True,
+        timeout=30,
+    )
+    assert json.loads(paid.stdout)["status"] == "PAID"
 
 
 # --- what real SOAP clients send ---------------------------------------------------------------

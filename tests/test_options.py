@@ -24,6 +24,7 @@ VALUES: dict[str, tuple[str, str, str]] = {
     "max_body_bytes": ("1000", "2000", "3000"),
     "notification_timeout": ("1", "2", "3"),
     "notification_journal_size": ("10", "20", "30"),
+    "journal_size": ("40", "50", "60"),
     "clock_scale": ("2", "3", "4"),
     "clock_start": ('"2026-01-01T00:00:00+00:00"', "2026-02-01T00:00:00+00:00", "2026-03-01"),
     "report_delay": ("1", "2", "3"),
@@ -33,6 +34,7 @@ VALUES: dict[str, tuple[str, str, str]] = {
     "scenario_dir": ('"one"', "two", "three"),
     "resellers": ('"a/1:pw-a"', "b/2:pw-b", "c:pw-c"),
     "terminals": ('"t1:pass-1"', "t2:pass-2:Two", "t3:pass-3"),
+    "state": ('"one.db"', "two.db", "three.db"),
     "notification_connections": ("10", "20", "30"),
     "notification_per_receiver": ("1", "2", "3"),
     "header_timeout": ("1", "2", "3"),
@@ -71,7 +73,7 @@ def _expected(field: str, text: str) -> Any:
         tid, _, rest = text.partition(":")
         password, _, name = rest.partition(":")
         return (TerminalAccount(tid, password, name or None),)
-    strings = ("host", "clock_start", "cashregister_path", "scenario", "scenario_dir")
+    strings = ("host", "clock_start", "cashregister_path", "scenario", "scenario_dir", "state")
     if field in (*strings, "control_token", "allowed_hosts"):
         return text
     return float(text) if "." in text or field in _FLOATS else int(text)

@@ -58,6 +58,25 @@ def test_partial_and_repeated_refunds_then_over_refund_is_98(zeep_service, conte
     assert control.invoice(ref)["refundedTotal"] == "100.00"
 
 
+@pytest.mark.parametrize("url", ["ftp://shop.example/n", "javascript:alert(1)", "/relative"])
+def test_refund_with_a_notification_url_that_is_not_http_is_64(zeep_service, context, control, url):
+    """As sendInvoice: the refund's `invoice` carries notificationUrl, and SEQR listed 64 for
+    refundPayment. Nothing is refunded."""
+    ref = send(zeep_service, context, total="100.00")
+    control.pay(ref)
+    ers = status(zeep_service, context, ref).ersReference
+    invoice = {"totalAmount": {"currency": "SEK", "value": "10.00"}, "notificationUrl": url}
+    answer = zeep_service.refundPayment(context=context, ersReference=ers, invoice=invoice)
+    assert (answer.resultCode, answer.resultDescription) == (64, "INVALID_NOTIFICATION_URL")
+    assert answer.ersReference is None
+    assert control.invoice(ref)["refunds"] == []
+    invoice["notificationUrl"] = "https://shop.example/seqr/refunded?order=1001"
+    assert (
+        zeep_service.refundPayment(context=context, ersReference=ers, invoice=invoice).resultCode
+        == 0
+    )
+
+
 def test_refund_of_unknown_reference_is_23(zeep_service, context):
     assert refund(zeep_service, context, "2015120408531541501005256", "1.00").resultCode == 23
 

@@ -100,3 +100,20 @@ def test_paying_the_newest_invoice_says_when_there_is_none(tmp_path: Path):
         assert done.returncode == 0, done.stderr
         assert json.loads(done.stdout)["reference"] == ref.field("invoiceReference")
         assert json.loads(done.stdout)["status"] == "PAID"
+
+
+def test_the_plugin_example_is_a_test_that_passes(pytester: pytest.Pytester):
+    [example] = blocks("### The pytest plugin", "python")
+    pytester.makeini("[pytest]\nasyncio_default_fixture_loop_scope = function\n")
+    pytester.makepyfile(test_checkout=example)
+    pytester.runpytest_subprocess("-p", "no:cacheprovider").assert_outcomes(passed=1)
+
+
+def test_the_shell_twins_in_the_readme_are_commands_the_cli_takes():
+    from emulator import cli
+
+    [shell] = blocks("### Without pytest, and from a shell", "sh")
+    for line in shell.splitlines():
+        words = line.split("#")[0].split()
+        assert words[0] == "seqr-emulator", line
+        cli._parser().parse_args(words[1:])

@@ -10,10 +10,13 @@ collaborators it needs and nothing else:
     ledger      invoices, payments, refunds and receipts, by the rules of `domain.invoice`
     periods     transaction periods and reports
     services    external services and customer sessions
-    deadlines   timed rules on the emulator clock
+    clocks      the emulator clock, and each terminal's own where a test moved it
+    deadlines   timed rules on those clocks
     scenarios   the scenario driver: the one hook every SOAP call passes through
-    outbox      change events for listeners, and the notification journal
+    outbox      change events for listeners, and the journal of calls and notifications
     store       every mutable record; the seam a lasting store plugs in behind
+                (tracking.py notes a verb's writes, lasting.py keeps them in SQLite,
+                restart.py rebuilds the deadlines a loaded store implies)
 
 No I/O and no adapter import: SOAP, HTTP and the dashboard are thin layers on these verbs.
 """
@@ -26,6 +29,8 @@ from datetime import datetime
 from types import TracebackType
 from typing import TypeVar
 
+from emulator.backend import restart
+from emulator.backend.clocks import Clocks
 from emulator.backend.deadlines import Deadlines, Kind
 from emulator.backend.ledger import Ledger
 from emulator.backend.outbox import Listener, Outbox
@@ -51,7 +56,7 @@ from emulator.domain.model import (
     Refund,
     Terminal,
 )
-from emulator.journal import NotificationJournal
+from emulator.journal import Journal, NotificationJournal, Page, Query, Record
 from emulator.scenario.engine import Call, Engine
 from emulator.scenario.model import NotificationPlan, Scenario, Step
 from emulator.settings import Settings
@@ -107,31 +112,58 @@ class SeqrBackend:
         self._verb = _Verb(self)
         self._due_running = False
         self._make_store = store
-        self.outbox = Outbox(self.clock, settings.notification_journal_size)
+        self.clocks = Clocks(self.clock)
+        self.outbox = Outbox(self.clocks, settings.notification_journal_size, settings.journal_size)
         self.engine = Engine(seed=settings.seed)  # keeps its catalogue across resets
         self._build(self._make_store())
 
     def _build(self, store: Store) -> None:
-        """The parts over a store; a reset builds them afresh."""
+        """The parts over a store; a reset builds them afresh. A store that was loaded from
+        a file brings its records; what they imply is rebuilt here (`_derive`)."""
         settings, clock, ids = self.settings, self.clock, self.ids
+        store.keep_ids(ids)  # a loaded store continues its identifier sequence
         self.store = store
-        self.deadlines = Deadlines(clock)
+        self.deadlines = Deadlines(self.clocks)
         self.principals = Principals(store, settings, ids)
         self.periods = Periods(store, self.principals, ids, settings.report_delay)
         self.ledger = Ledger(
-            store, clock, ids, self.deadlines, self.periods, self.outbox, settings.ack_window
+            store, self.clocks, ids, self.deadlines, self.periods, self.outbox, settings.ack_window
         )
         self.services = Services(store, clock, ids, settings)
-        self.scenarios = ScenarioDriver(self.engine, store, self.deadlines, clock)
+        self.scenarios = ScenarioDriver(self.engine, store, self.deadlines, self.clocks)
         self.scenarios.customer = self
+        self._derive(store)
+
+    def _derive(self, store: Store) -> None:
+        """What stored records imply but the store does not hold: each terminal's chosen
+        scenario in the engine, and the deadlines the invoices still wait for."""
+        for terminal_id, scenario in store.terminal_scenarios.items():
+            self.engine.use(scenario, terminal_id)
+        dues = store.pending_deadlines()
+        restart.rearm(self.deadlines, self.clock, dues, self.settings.ack_window)
 
     def reset(self) -> None:
         """Forget every invoice and terminal; keep the clock, the seed, listeners, catalogue."""
         with self.lock:
             self.engine.reset()  # runs and control-API selections; the start default returns
             self.ids.reset()
-            self._build(self._make_store())
+            self.clocks.forget_all()
+            self._build(self._make_store())  # a state file is emptied
+            self.store.flush()  # and holds what a start puts there (configured terminals...)
         self.outbox.was_reset()
+
+    def reset_terminal(self, terminal_id: str) -> list[str]:
+        """Forget one terminal's invoices, scenario, notification attempts and own clock, and
+        nothing of anyone else's: a CI job's clean slate on an emulator shared by many. The
+        terminal itself (its id, password, SEQR id) stays. Answers the references forgotten."""
+        with self._verb:
+            gone = self.store.drop_invoices_of(terminal_id)
+            self.deadlines.drop(set(gone))
+            self.engine.forget_terminal(terminal_id, gone)
+            self.clocks.forget(terminal_id)
+            self.journal.forget(gone)
+            self.outbox.requests.forget(terminal_id, gone)
+            return gone
 
     # --- listeners and the journal -------------------------------------------------------------
 
@@ -144,13 +176,60 @@ class SeqrBackend:
 
     @property
     def journal(self) -> NotificationJournal:
+        """The notification attempts, by invoice (`/_emulator/notifications`)."""
         return self.outbox.journal
+
+    @property
+    def requests(self) -> Journal:
+        """The request journal: every SOAP call and notification attempt, in one order. The
+        SOAP adapter records the calls into it (`Journal.call`), the notification journal the
+        attempts."""
+        return self.outbox.requests
+
+    def journal_page(self, query: Query) -> Page:
+        """The newest journal entries that match `query` (`GET /_emulator/journal`)."""
+        return self.outbox.requests.select(query, self._terminal_of)
+
+    def journal_records(self, after: int = 0) -> list[Record]:
+        """Every journal entry held with a seq above `after`, oldest first, passwords hidden:
+        what verification and the examiner read."""
+        return self.outbox.requests.records(after, self._terminal_of)
+
+    def _terminal_of(self, reference: str) -> str | None:
+        """The terminal of an invoice, for a notification no journaled call names."""
+        with self.lock:
+            found = self.store.invoice(reference)
+            return None if found is None else found.terminal_id
+
+    def invoice_of_payment(self, ers_reference: str) -> str | None:
+        """The invoice a payment's or refund's ersReference belongs to, if any: the journal
+        names the invoice of a refundPayment or submitPaymentReceipt call by it."""
+        with self.lock:
+            found = self.store.invoice_of_payment(ers_reference.strip())
+            return None if found is None else found.reference
 
     # --- time ----------------------------------------------------------------------------------
 
     def advance_clock(self, seconds: float) -> datetime:
+        """Every clock moves: the emulator's, and with it each terminal's."""
         with self.lock:
             now = self.clock.advance(seconds)
+            self.run_due()
+            return now
+
+    def terminal_clock(self, terminal_id: str) -> Clock:
+        return self.clocks.of(terminal_id)
+
+    def terminal_clock_lead(self, terminal_id: str) -> float:
+        """Seconds the terminal's own clock is ahead of the emulator's (0 without one)."""
+        return self.clocks.own(terminal_id)
+
+    def advance_terminal_clock(self, terminal_id: str, seconds: float) -> datetime:
+        """Only this terminal's time moves: its reversals, reservation timeouts, scenario
+        timers and notification delays come due; no other terminal's do."""
+        with self.lock:
+            now = self.clocks.advance(terminal_id, seconds).now()
+            self.deadlines.shift(terminal_id, seconds)
             self.run_due()
             return now
 
@@ -171,7 +250,7 @@ class SeqrBackend:
                     elif kind is Kind.RESERVATION:
                         applied += self.ledger.expire_reservation(found)
                     else:
-                        self.scenarios.tick(reference)  # it may set the next deadline
+                        self.scenarios.tick(found)  # it may set the next deadline
                         applied += 1
                 self.store.flush()
                 return applied
@@ -229,13 +308,20 @@ class SeqrBackend:
     def get_payment_status(self, creds: Credentials | None, reference: str | None) -> Invoice:
         """The merchant polls; polling a PAID invoice acknowledges the payment. A cash
         register that names no invoice polls its open one."""
-        with self._verb:
-            terminal = self.principals.terminal(creds)
-            if not reference and terminal.cash_register and terminal.open_invoice:
-                reference = terminal.open_invoice
-            found = self.ledger.own(terminal, reference)
-            self.ledger.poll(found)
-            return found
+        # `_verb` written out for the most frequent call of all: the lock's own with-statement
+        # is C code, `_verb`'s two Python-level methods are not.
+        with self.lock:
+            if self.deadlines.heap:
+                self.run_due()
+            try:
+                terminal = self.principals.terminal(creds)
+                if not reference and terminal.cash_register and terminal.open_invoice:
+                    reference = terminal.open_invoice
+                found = self.ledger.own(terminal, reference)
+                self.ledger.poll(found)
+                return found
+            finally:
+                self.store.flush()
 
     def receiver_name(self, invoice: Invoice) -> str | None:
         """The name a receipt gives the terminal that was paid."""
@@ -300,7 +386,7 @@ class SeqrBackend:
         """
         with self._verb:
             terminal = self.principals.terminal(creds)
-            self.ledger.supersede_open(terminal, self.clock.now())
+            self.ledger.supersede_open(terminal)
             self.principals.unregister(terminal)
             return terminal
 
@@ -347,10 +433,12 @@ class SeqrBackend:
         with self._verb:
             return self.ledger.invoice(reference)
 
-    def list_invoices(self) -> list[Invoice]:
-        """Oldest first."""
+    def list_invoices(self, terminal_id: str | None = None) -> list[Invoice]:
+        """Oldest first; only the terminal's when one is named."""
         with self._verb:
-            return self.store.all_invoices()
+            if terminal_id is None:
+                return self.store.all_invoices()
+            return self.store.invoices_of(terminal_id)
 
     def invoice_count(self) -> int:
         return self.store.invoice_count()
@@ -506,8 +594,9 @@ class SeqrBackend:
 
     def set_terminal_scenario(self, terminal_id: str, scenario: Scenario | None) -> None:
         """For invoices this terminal issues from now on; the terminal need not exist yet."""
-        with self.lock:
+        with self._verb:  # a choice that lasts: written through the store, then flushed
             self.engine.use(scenario, terminal_id)
+            self.store.put_terminal_scenario(terminal_id, scenario)
 
     def terminal_scenario(self, terminal_id: str) -> Scenario | None:
         with self.lock:

@@ -4,8 +4,8 @@ Each method applies one rule of `domain.invoice` to records found in the `Store`
 result back through the store, sets the deadlines a rule starts (the acknowledgment window, a
 reservation's timeout), books money into the transaction periods and announces the change on
 the outbox. Lookups answer the result codes SEQR gave for a reference that is unknown or not
-the caller's (54 for an invoice, 23 for a payment). Standard library only; the caller holds
-the backend's lock.
+the caller's (54 for an invoice, 23 for a payment). Each invoice lives by its terminal's
+clock (`now`). Standard library only; the caller holds the backend's lock.
 """
 
 from __future__ import annotations
@@ -13,11 +13,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 
+from emulator.backend.clocks import Clocks
 from emulator.backend.deadlines import Deadlines, Kind
 from emulator.backend.outbox import Outbox
 from emulator.backend.periods import Periods
 from emulator.backend.store import Store
-from emulator.clock import Clock, IdFactory
+from emulator.clock import IdFactory
 from emulator.domain import invoice as rules
 from emulator.domain.errors import IllegalMove, NotFound, ResultCode, SeqrError
 from emulator.domain.model import (
@@ -37,7 +38,7 @@ class Ledger:
     def __init__(
         self,
         store: Store,
-        clock: Clock,
+        clocks: Clocks,
         ids: IdFactory,
         deadlines: Deadlines,
         periods: Periods,
@@ -45,12 +46,16 @@ class Ledger:
         ack_window: float,
     ) -> None:
         self.store = store
-        self.clock = clock
+        self.clocks = clocks
         self.ids = ids
         self.deadlines = deadlines
         self.periods = periods
         self.outbox = outbox
         self.ack_window = ack_window
+
+    def now(self, invoice: Invoice) -> datetime:
+        """The time on the invoice's terminal's clock."""
+        return self.clocks.of(invoice.terminal_id).now()
 
     # --- lookups -------------------------------------------------------------------------------
 
@@ -85,25 +90,25 @@ class Ledger:
     # --- the merchant's operations -------------------------------------------------------------
 
     def issue(self, terminal: Terminal, data: InvoiceData) -> Invoice:
-        now = self.clock.now()
+        now = self.clocks.of(terminal.id).now()
         made = rules.issue(self.ids.invoice_reference(), terminal.id, data, now)
         if terminal.cash_register:
-            self.supersede_open(terminal, now)
+            self.supersede_open(terminal)
             terminal.open_invoice = made.reference
             self.store.put_terminal(terminal)
         self.store.add_invoice(made)
         self.outbox.emit("issued", made)
         return made
 
-    def supersede_open(self, terminal: Terminal, now: datetime) -> None:
+    def supersede_open(self, terminal: Terminal) -> None:
         """A cash register holds one open invoice: the one it had is canceled."""
         previous = self.store.invoice(terminal.open_invoice or "")
-        if previous is not None and rules.supersede(previous, now):
+        if previous is not None and rules.supersede(previous, self.now(previous)):
             self.store.changed(previous)
             self.outbox.emit("canceled", previous)
 
     def update(self, found: Invoice, data: InvoiceData) -> None:
-        rules.update(found, data, self.clock.now())
+        rules.update(found, data, self.now(found))
         self.store.changed(found)
         self.outbox.emit("updated", found)
 
@@ -114,13 +119,13 @@ class Ledger:
 
     def cancel(self, found: Invoice) -> None:
         before = found.status
-        rules.merchant_cancel(found, self.clock.now())
+        rules.merchant_cancel(found, self.now(found))
         if found.status is not before:
             self.store.changed(found)
             self.outbox.emit("canceled", found)
 
     def commit(self, found: Invoice, amount: Amount | None) -> None:
-        rules.commit(found, amount, self.clock.now(), self.ids.ers_reference())
+        rules.commit(found, amount, self.now(found), self.ids.ers_reference())
         self._paid(found)
         self.outbox.emit("paid", found)
 
@@ -139,7 +144,7 @@ class Ledger:
             mime_type,
             receipt_type,
             len(data or b""),
-            self.clock.now(),
+            self.now(found),
             self.ids.ers_reference(),
         )
         self.store.changed(found)
@@ -149,7 +154,7 @@ class Ledger:
         self, found: Invoice, payment: str | None, amount: Amount | None, cashier: str | None
     ) -> Refund:
         rules.check_payment_reference(found, payment)
-        now = self.clock.now()
+        now = self.now(found)
         made = rules.refund(found, amount, now, self.ids.ers_reference(), cashier)
         self.store.index_payment(made.ers_reference, found)
         self.store.changed(found)
@@ -161,12 +166,12 @@ class Ledger:
 
     def scan(self, found: Invoice, customer: Customer, tokens: list[CustomerToken]) -> None:
         before = found.version
-        rules.scan(found, customer, tokens, self.clock.now())
+        rules.scan(found, customer, tokens, self.now(found))
         self.store.changed(found)
         self.outbox.emit("scanned" if found.version == before else "pending", found)
 
     def pay(self, found: Invoice, customer: Customer, reserve: bool | None) -> None:
-        rules.pay(found, customer, self.clock.now(), self.ids.ers_reference(), reserve=reserve)
+        rules.pay(found, customer, self.now(found), self.ids.ers_reference(), reserve=reserve)
         if found.status is InvoiceStatus.RESERVED:
             self._reserved(found)
         else:
@@ -177,14 +182,14 @@ class Ledger:
         self, found: Invoice, rule: Callable[[Invoice, datetime], None], event: str
     ) -> None:
         """The customer cancels, or the payment fails: the invoice ends unpaid."""
-        rule(found, self.clock.now())
+        rule(found, self.now(found))
         self.store.changed(found)
         self.outbox.emit(event, found)
 
     # --- timed rules ---------------------------------------------------------------------------
 
     def reverse_if_unacknowledged(self, found: Invoice) -> bool:
-        now = self.clock.now()
+        now = self.now(found)
         if not rules.reverse_unacknowledged(found, now):
             return False
         self.store.changed(found)
@@ -193,7 +198,7 @@ class Ledger:
         return True
 
     def expire_reservation(self, found: Invoice) -> bool:
-        if not rules.expire_reservation(found, self.clock.now()):
+        if not rules.expire_reservation(found, self.now(found)):
             return False
         self.store.changed(found)
         self.outbox.emit("expired", found)
@@ -210,10 +215,14 @@ class Ledger:
             found, payment.ers_reference, payment.amount.value, found.data.cashier_id, payment.date
         )
         if self.ack_window > 0:
-            self.deadlines.after(self.ack_window, Kind.ACKNOWLEDGMENT, found.reference)
+            self.deadlines.after(
+                self.ack_window, Kind.ACKNOWLEDGMENT, found.reference, found.terminal_id
+            )
 
     def _reserved(self, found: Invoice) -> None:
         self.store.changed(found)
         timeout = found.data.commit_reservation_timeout
         if timeout is not None and timeout > 0:
-            self.deadlines.after(float(timeout), Kind.RESERVATION, found.reference)
+            self.deadlines.after(
+                float(timeout), Kind.RESERVATION, found.reference, found.terminal_id
+            )

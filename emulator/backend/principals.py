@@ -30,8 +30,21 @@ class Principals:
         self.ids = ids
         self._warned: set[str] = set()  # terminals told once why they get 21
         for t in settings.terminals:
-            store.put_terminal(Terminal(t.id, t.password, t.name))
+            self._configure(Terminal(t.id, t.password, t.name))
         store.put_resellers(Reseller(r.id, r.user_id, r.password) for r in settings.resellers)
+
+    def _configure(self, configured: Terminal) -> None:
+        """A configured terminal; one a loaded store holds keeps its till state (open invoice,
+        SEQR id) and takes the configured password and name. An unregistered one stays gone."""
+        store = self.store
+        if configured.id in store.removed_terminals:
+            return
+        found = store.terminals.get(configured.id)
+        if found is None:
+            store.put_terminal(configured)
+        elif (found.password, found.name) != (configured.password, configured.name):
+            found.name = configured.name
+            store.claim_password(found, configured.password)
 
     def terminal(self, creds: Credentials | None) -> Terminal:
         """Authenticate a TERMINALID principal: 29 unknown, 20 bad password, 21 short one."""
@@ -50,7 +63,9 @@ class Principals:
         if not found.active:
             raise SeqrError(ResultCode.INVALID_INITIATOR_PRINCIPAL_ID)
         if (creds.password or "") != found.password:
-            raise SeqrError(ResultCode.AUTHENTICATION_FAILED)
+            if found.id not in store.unclaimed:
+                raise SeqrError(ResultCode.AUTHENTICATION_FAILED)
+            store.claim_password(found, creds.password or "")  # imported without its password
         if len(found.password) < tills.MIN_PASSWORD:
             self._warn_short_password(found.id)
             raise SeqrError(ResultCode.ACCESS_DENIED, "terminal password shorter than 4")

@@ -21,9 +21,9 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from typing import Protocol, TypeVar
 
+from emulator.backend.clocks import Clocks
 from emulator.backend.deadlines import Deadlines, Kind
 from emulator.backend.store import Store
-from emulator.clock import Clock
 from emulator.domain import invoice as rules
 from emulator.domain.errors import IllegalMove
 from emulator.domain.model import CustomerToken, Invoice
@@ -46,11 +46,11 @@ class CustomerApp(Protocol):
 
 
 class ScenarioDriver:
-    def __init__(self, engine: Engine, store: Store, deadlines: Deadlines, clock: Clock) -> None:
+    def __init__(self, engine: Engine, store: Store, deadlines: Deadlines, clocks: Clocks) -> None:
         self.engine = engine
         self.store = store
         self.deadlines = deadlines
-        self.clock = clock
+        self.clocks = clocks  # a run lives by its terminal's clock
         self.customer: CustomerApp | None = None  # the backend, once it is built
 
     # --- selection -------------------------------------------------------------------------------
@@ -81,7 +81,8 @@ class ScenarioDriver:
         caller holds the backend's lock whenever a scenario is involved.
         """
         reference = self._reference(call)
-        decision = self.engine.intercept(call, reference, self.clock.elapsed())
+        clock = self.clocks.of(call.principal)
+        decision = self.engine.intercept(call, reference, clock.elapsed())
         self._perform(reference, decision)
         step = decision.override
         if step is not None and step.do in (Action.ANSWER, Action.FAULT):
@@ -89,7 +90,7 @@ class ScenarioDriver:
         code, answer = carry_out()
         if step is None and code == 0:
             reference = reference or self._reference(call)
-            observed = self.engine.observe(call, reference, self.clock.elapsed())
+            observed = self.engine.observe(call, reference, clock.elapsed())
             self._perform(reference, observed)
         return answer, step
 
@@ -97,14 +98,14 @@ class ScenarioDriver:
         """A new invoice: it takes over the terminal's pending run; `now` steps fire."""
         if scenario is None:
             return
-        decision = self.engine.issued(
-            made.reference, made.terminal_id, scenario, self.clock.elapsed()
-        )
+        now = self.clocks.of(made.terminal_id).elapsed()
+        decision = self.engine.issued(made.reference, made.terminal_id, scenario, now)
         self._perform(made.reference, decision)
 
-    def tick(self, reference: str) -> None:
+    def tick(self, found: Invoice) -> None:
         """A timed step's deadline came."""
-        self._perform(reference, self.engine.tick(reference, self.clock.elapsed()))
+        now = self.clocks.of(found.terminal_id).elapsed()
+        self._perform(found.reference, self.engine.tick(found.reference, now))
 
     def notification_plan(self, reference: str) -> NotificationPlan | None:
         """The plan armed for the invoice's notification being sent now (used once)."""
@@ -140,7 +141,7 @@ class ScenarioDriver:
             if move.step.do is not None:
                 self._act(found, move.step, decision.scenario)
         if decision.wake is not None:
-            self.deadlines.at(decision.wake, Kind.SCENARIO, found.reference)
+            self.deadlines.at(decision.wake, Kind.SCENARIO, found.reference, found.terminal_id)
 
     def _act(self, found: Invoice, step: Step, scenario: str) -> None:
         customer = self.customer
@@ -160,12 +161,14 @@ class ScenarioDriver:
                 rules.check_reservable(found)
                 customer.pay(reference, reserve=True)
                 if step.timeout is not None:
-                    self.deadlines.after(step.timeout, Kind.RESERVATION, reference)
+                    self.deadlines.after(
+                        step.timeout, Kind.RESERVATION, reference, found.terminal_id
+                    )
             elif action is Action.CANCEL:
                 customer.customer_cancel(reference)
             elif action is Action.FAIL:
                 customer.fail(reference)
         except IllegalMove as exc:
             event = f"scenario {scenario}: step {step.number} ({step.describe()}) skipped: {exc}"
-            rules.note(found, self.clock.now(), event)
+            rules.note(found, self.clocks.of(found.terminal_id).now(), event)
             self.store.changed(found)

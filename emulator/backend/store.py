@@ -2,8 +2,14 @@
 
 The parts of the backend read records from here and write them back through the methods
 below, each named for what it writes; the domain rules change an invoice in place and the
-part that applied them says so with `changed()`. Nothing else holds state that outlives a
-call (the scenario engine's runs and the deadline heap are derived, and rebuilt at reset).
+part that applied them says so with `changed()`. Transaction periods and external services
+are written through the methods of `periods` (a `reports.Ledger`) and `services` (a
+`services.Registry`), which a lasting store replaces with kinds that tell it of each call
+(`backend.tracking`). SEQR ids need no write of their own: `seqr_ids` is an index of the
+terminals' `seqr_id` fields, and a terminal whose field changed is put again.
+
+Nothing else holds state that outlives a call: the scenario engine's runs, the deadline heap
+and the indexes (payments, SEQR ids) are derived, and rebuilt at reset and at load.
 
 `Store` keeps everything in dictionaries. A store that lasts across restarts is a subclass
 that also writes each record it is told about; `flush()` is called once at the end of every
@@ -15,9 +21,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from emulator.backend.restart import Due, pending
+from emulator.clock import IdFactory
 from emulator.domain import reports
 from emulator.domain import services as ext
 from emulator.domain.model import Invoice, Reseller, Terminal
+from emulator.scenario.model import Scenario
 
 
 class Store:
@@ -25,6 +34,7 @@ class Store:
 
     def __init__(self) -> None:
         self.invoices: dict[str, Invoice] = {}
+        self.by_terminal: dict[str, list[str]] = {}  # terminal -> its invoices, oldest first
         # payment, refund and receipt ersReference -> the invoiceReference it belongs to
         self.payments: dict[str, str] = {}
         self.terminals: dict[str, Terminal] = {}
@@ -33,6 +43,10 @@ class Store:
         self.seqr_ids: dict[str, str] = {}  # seqrId -> terminalId (the static QR stickers)
         self.periods = reports.Ledger()  # transaction periods per shop and per terminal
         self.services = ext.Registry()  # external services and their customer sessions
+        # terminalId -> the scenario chosen for it (PUT /_emulator/terminals/{id}/scenario)
+        self.terminal_scenarios: dict[str, Scenario] = {}
+        # terminals imported without their password: the first call's password becomes theirs
+        self.unclaimed: set[str] = set()
 
     # --- invoices and payments -------------------------------------------------------------
 
@@ -41,7 +55,30 @@ class Store:
 
     def add_invoice(self, invoice: Invoice) -> None:
         self.invoices[invoice.reference] = invoice
+        self.by_terminal.setdefault(invoice.terminal_id, []).append(invoice.reference)
         self.changed(invoice)
+
+    def drop_invoices_of(self, terminal_id: str) -> list[str]:
+        """Forget the terminal's invoices and their payments; the references forgotten."""
+        gone = self.by_terminal.pop(terminal_id, [])
+        for reference in gone:
+            invoice = self.invoices.pop(reference, None)
+            if invoice is None:
+                continue
+            if invoice.payment is not None:
+                self.payments.pop(invoice.payment.ers_reference, None)
+            for refund in invoice.refunds:
+                self.payments.pop(refund.ers_reference, None)
+        terminal = self.terminals.get(terminal_id)
+        if terminal is not None and terminal.open_invoice in gone:
+            terminal.open_invoice = None
+            self.put_terminal(terminal)
+        return gone
+
+    def invoices_of(self, terminal_id: str) -> list[Invoice]:
+        """The terminal's invoices, oldest first."""
+        found = self.invoices
+        return [found[r] for r in self.by_terminal.get(terminal_id, ()) if r in found]
 
     def changed(self, invoice: Invoice) -> None:
         """A rule changed the invoice in place (status, payment, refunds, receipts, history)."""
@@ -71,6 +108,13 @@ class Store:
         self.terminals.pop(terminal.id, None)
         self.removed_terminals.add(terminal.id)
 
+    def claim_password(self, terminal: Terminal, password: str) -> None:
+        """The terminal's password is `password` from now on: the configured one, or for an
+        unclaimed terminal (imported without its password) the one it first called with."""
+        self.unclaimed.discard(terminal.id)
+        terminal.password = password
+        self.put_terminal(terminal)
+
     def put_reseller(self, reseller: Reseller) -> None:
         self.resellers[(reseller.id, reseller.user_id)] = reseller
 
@@ -78,7 +122,29 @@ class Store:
         for reseller in resellers:
             self.put_reseller(reseller)
 
+    # --- scenarios ----------------------------------------------------------------------------
+
+    def put_terminal_scenario(self, terminal_id: str, scenario: Scenario | None) -> None:
+        """The scenario chosen for a terminal's invoices from now on; None removes it."""
+        if scenario is None:
+            self.terminal_scenarios.pop(terminal_id, None)
+        else:
+            self.terminal_scenarios[terminal_id] = scenario
+
+    # --- what the backend derives at start -------------------------------------------------------
+
+    def keep_ids(self, ids: IdFactory) -> None:
+        """The identifier factory of the backend; a lasting store restores and keeps its
+        position, so references never repeat across a restart."""
+
+    def pending_deadlines(self) -> list[Due]:
+        """The timed rules the stored invoices still wait for (empty for a new store)."""
+        return [due for invoice in self.invoices.values() if (due := pending(invoice))]
+
     # --- the end of a verb ----------------------------------------------------------------------
 
     def flush(self) -> None:
         """Every write of the verb now ending is made; called under the backend's lock."""
+
+    def close(self) -> None:
+        """The emulator stops: a lasting store closes its file."""

@@ -12,7 +12,7 @@ customer tokens and every accepted updateInvoice, starting at 0.
 from __future__ import annotations
 
 from datetime import datetime
-from decimal import Decimal
+from decimal import Context, Decimal
 from urllib.parse import urlsplit
 
 from emulator.domain.errors import IllegalMove, ResultCode, SeqrError
@@ -24,6 +24,7 @@ from emulator.domain.model import (
     HistoryEntry,
     Invoice,
     InvoiceData,
+    InvoiceRow,
     InvoiceStatus,
     Payment,
     PaymentMode,
@@ -52,19 +53,109 @@ def note(invoice: Invoice, now: datetime, event: str) -> None:
     _record(invoice, now, event, visible=False)
 
 
+# The numbers SEQR is sent. It documented no bound: these hold every real one with room to
+# spare, and keep each answer a number is written back into short and quick to write.
+#
+# Every decimal kept (amounts and row numbers) has at most 18 digits before the point, more
+# than any amount in any currency (a Java long holds 18 in full), and at most 100 after it as
+# written, trailing zeros counted: room for the exact expansion of a double from a client's
+# price arithmetic (`new BigDecimal(0.1)` has 55), and a bound on the digits echoed, so that
+# `1E-999999999` (12 characters, a billion digits printed) or a million trailing zeros is
+# refused. Rows are held to that alone: plugins send negative discounts, tax rates of any
+# scale and what float arithmetic leaves in them.
+#
+# An amount that moves money (a total, a refund, a commit) is money besides: at most 8 digits
+# after the point once trailing zeros are dropped, more than any currency's minor unit (ISO
+# 4217 goes to 4). 26 significant digits: the sum of two amounts (a refund against its
+# payment) is exact in Python's default 28-digit context.
+INTEGER_DIGITS = 18
+WRITTEN_FRACTION_DIGITS = 100
+MONEY_FRACTION_DIGITS = 8
+_MONEY_STEP = Decimal(1).scaleb(-MONEY_FRACTION_DIGITS)
+# Room for the one more digit rounding can carry (999...9.999999999 to 1000...0.00000000).
+_MONEY_CONTEXT = Context(prec=INTEGER_DIGITS + MONEY_FRACTION_DIGITS + 1)
+NUMBER_RULE = (
+    f"at most {INTEGER_DIGITS} digits before the point and {WRITTEN_FRACTION_DIGITS} after it"
+)
+MONEY_RULE = (
+    f"at most {INTEGER_DIGITS} digits before the point and {MONEY_FRACTION_DIGITS} after it"
+)
+ROW_LIMIT = 1000
+"""invoiceRows an invoice may have (SEQR documented none; a till receipt has tens): every
+PAID poll writes them all back in its receipt."""
+
+
+def is_number(value: Decimal) -> bool:
+    """At most 18 digits before the point and 100 after it, as written.
+
+    Constant time for an absurd exponent (`adjusted()` is the exponent of the leading digit,
+    of the exponent itself for a zero, read without formatting anything), else linear in the
+    digits sent. A zero is held to it by its exponent: `0.00` is a number, `0E-999999999`
+    (a billion zeros printed) is not.
+    """
+    magnitude = value.adjusted()
+    if not -WRITTEN_FRACTION_DIGITS <= magnitude < INTEGER_DIGITS:
+        return False
+    exponent = value.as_tuple().exponent
+    return isinstance(exponent, int) and exponent >= -WRITTEN_FRACTION_DIGITS
+
+
+def is_money(value: Decimal) -> bool:
+    """A number (`is_number`) with at most 8 digits after the point once trailing zeros are
+    dropped: `10.0000000000` is money (10), `0.123456789` and `1E+18` are not."""
+    if not is_number(value):
+        return False
+    if value.is_zero():
+        return True
+    if value.adjusted() < -MONEY_FRACTION_DIGITS:
+        return False
+    return value == value.quantize(_MONEY_STEP, context=_MONEY_CONTEXT)
+
+
+def check_amount(amount: Amount, what: str) -> None:
+    """A positive amount of money: 11 REJECTED_AMOUNT otherwise."""
+    if amount.value <= 0:
+        raise SeqrError(ResultCode.REJECTED_AMOUNT, f"{what} must be greater than 0")
+    if not is_money(amount.value):
+        raise SeqrError(ResultCode.REJECTED_AMOUNT, f"{what} must have {MONEY_RULE}")
+
+
 def validate(data: InvoiceData) -> None:
     """sendInvoice/updateInvoice checks: 49 for bad data, 11 for a bad amount, 64 for the URL.
 
     Rows are not required to add up to the total: real plugins send discount and tax rows that
-    do not, and SEQR accepted them.
+    do not, and SEQR accepted them. Their numbers are only held to `is_number` (49).
     """
     total = data.total
     if total is None or total.value is None:
         raise SeqrError(ResultCode.INVALID_INVOICE_DATA, "totalAmount is required")
     check_currency(total)
-    if total.value <= 0:
-        raise SeqrError(ResultCode.REJECTED_AMOUNT, "totalAmount must be greater than 0")
-    if data.notification_url is not None and not is_http_url(data.notification_url):
+    check_amount(total, "totalAmount")
+    check_notification_url(data.notification_url)
+    rows = data.rows or ()
+    if len(rows) > ROW_LIMIT:
+        raise SeqrError(ResultCode.INVALID_INVOICE_DATA, f"more than {ROW_LIMIT} invoiceRows")
+    for number, row in enumerate(rows, 1):
+        _check_row(row, number)
+
+
+def _check_row(row: InvoiceRow, number: int) -> None:
+    values = {
+        "itemQuantity": row.quantity,
+        "itemTaxRate": row.tax_rate,
+        "itemDiscount": None if row.discount is None else row.discount.value,
+        "itemTotalAmount": None if row.total is None else row.total.value,
+        "itemUnitPrice": None if row.unit_price is None else row.unit_price.value,
+    }
+    for name, value in values.items():
+        if value is not None and not is_number(value):
+            detail = f"invoiceRow {number}: {name} must have {NUMBER_RULE}"
+            raise SeqrError(ResultCode.INVALID_INVOICE_DATA, detail)
+
+
+def check_notification_url(url: str | None) -> None:
+    """64 for a notificationUrl that is present but not an absolute http(s) URL."""
+    if url is not None and not is_http_url(url):
         raise SeqrError(ResultCode.INVALID_NOTIFICATION_URL, "notificationUrl must be http(s)")
 
 
@@ -204,7 +295,8 @@ def commit(invoice: Invoice, amount: Amount | None, now: datetime, ers_reference
         check_currency(amount)
         if amount.currency != reserved.currency:
             raise SeqrError(ResultCode.INVALID_INVOICE_DATA, "currency differs from the invoice")
-        if amount.value <= 0 or amount.value > reserved.value:
+        check_amount(amount, "amount")
+        if amount.value > reserved.value:
             raise SeqrError(ResultCode.REJECTED_AMOUNT, "amount exceeds the reservation")
         reserved = amount
     _settle(invoice, now, ers_reference, reserved, "reservation committed by the merchant")
@@ -300,8 +392,7 @@ def refund(
     check_currency(amount)
     if amount.currency != payment.amount.currency:
         raise SeqrError(ResultCode.INVALID_INVOICE_DATA, "currency differs from the payment")
-    if amount.value <= 0:
-        raise SeqrError(ResultCode.REJECTED_AMOUNT, "refund amount must be greater than 0")
+    check_amount(amount, "refund amount")
     if invoice.refunded_total + amount.value > payment.amount.value:
         raise SeqrError(ResultCode.SUM_OF_REFUNDS_CAN_NOT_BE_MORE_THAN_ORIGINAL_TRANSACTION)
     made = Refund(ers_reference, now, amount, cashier)

@@ -19,7 +19,7 @@ import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from decimal import Decimal
+from decimal import Context, Decimal
 from xml.sax.saxutils import escape
 
 from emulator.domain.errors import ResultCode, SeqrError
@@ -27,6 +27,10 @@ from emulator.domain.errors import ResultCode, SeqrError
 MIME_TYPE = "text/html"  # sic: what SEQR labelled its XML reports with
 NULL = "NULL"
 _CENTS = Decimal("0.00001")
+# Wide enough to print any period's total: each amount has at most 18 integer digits
+# (domain.invoice.is_money), so a total passes 23, where the default 28 digits would refuse
+# to quantize it, only after 100,000 payments or more.
+_TOTALS = Context(prec=60)
 _REPORT_ID = re.compile(r"^(?:reconciliation/)?(?:(shop)|std_recon_(\d{3}))(?:\.xml)?$", re.I)
 
 Scope = tuple[str, str | None]  # (reseller id, terminal id or None for the whole shop)
@@ -92,6 +96,31 @@ class Ledger:
         """A removed terminal can never mark again; its sales stay in the shop's period."""
         self._open.pop((reseller_id, terminal_id), None)
         self._since.pop((reseller_id, terminal_id), None)
+
+    # --- a lasting state -------------------------------------------------------------------------
+
+    def open_periods(self) -> dict[Scope, list[Transaction]]:
+        """Every scope's open period: its transactions so far, oldest first."""
+        return {scope: list(found) for scope, found in self._open.items()}
+
+    def marks(self) -> dict[Scope, datetime]:
+        """When each scope was last marked (the open period's start)."""
+        return dict(self._since)
+
+    def closed_periods(self) -> list[Period]:
+        """Every closed period, in the order they were marked."""
+        return list(self._closed.values())
+
+    def restore(
+        self,
+        open_periods: dict[Scope, list[Transaction]],
+        marks: dict[Scope, datetime],
+        closed: list[Period],
+    ) -> None:
+        """Take over a stored state, as the three methods above describe it."""
+        self._open = {scope: list(found) for scope, found in open_periods.items()}
+        self._since = dict(marks)
+        self._closed = {period.id: period for period in closed}
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,7 +204,7 @@ def build(kind: ReportKind, period: Period, now: datetime) -> Report:
 
 def money(value: Decimal) -> str:
     """Five decimals, as SEQR printed amounts (`93.31000`)."""
-    quantized = value.quantize(_CENTS)
+    quantized = value.quantize(_CENTS, context=_TOTALS)
     return format(quantized if quantized else abs(quantized), "f")
 
 

@@ -238,23 +238,56 @@ class Registry:
         session.state = SessionState.OPEN  # a retry after a failure or cancel reopens it
         self._by_invoice[reference] = session.token
 
-    def forget_expired(self, now: datetime, lifetime: float) -> None:
-        """Drop sessions expired for longer than FORGET_AFTER; oldest first, O(1) each."""
+    def forget_expired(self, now: datetime, lifetime: float) -> list[str]:
+        """Drop sessions expired for longer than FORGET_AFTER; oldest first, O(1) each.
+
+        Returns the tokens forgotten, so that a store keeping the sessions forgets them too."""
+        forgotten: list[str] = []
         if lifetime <= 0:
-            return
+            return forgotten
         cutoff = now - timedelta(seconds=lifetime) - FORGET_AFTER
         while self._by_age:
             oldest = self._sessions.get(self._by_age[0])
             if oldest is not None and oldest.created_at > cutoff:
-                return
+                break
             self._by_age.popleft()
             if oldest is not None:
                 del self._sessions[oldest.token]
+                forgotten.append(oldest.token)
                 if oldest.invoice_reference is not None:
                     self._by_invoice.pop(oldest.invoice_reference, None)
+        return forgotten
 
     def __len__(self) -> int:
         return len(self._sessions)
+
+    # --- a lasting state -------------------------------------------------------------------------
+
+    @property
+    def count(self) -> int:
+        """Sessions ever opened: the number in the next token is one more."""
+        return self._count
+
+    def sessions(self) -> list[CustomerSession]:
+        """Every session kept, oldest first."""
+        return [self._sessions[t] for t in self._by_age if t in self._sessions]
+
+    def restore(
+        self,
+        definitions: list[ServiceDefinition],
+        sessions: list[CustomerSession],
+        count: int,
+    ) -> None:
+        """Take over a stored state: the definitions, the sessions oldest first, the count.
+
+        The indexes (by invoice, by age) follow from the sessions themselves."""
+        self._definitions = {d.id.casefold(): d for d in definitions}
+        self._sessions = {s.token: s for s in sessions}
+        self._by_age = deque(s.token for s in sessions)
+        self._by_invoice = {
+            s.invoice_reference: s.token for s in sessions if s.invoice_reference is not None
+        }
+        self._count = max(count, len(sessions))
 
 
 def conclude(session: CustomerSession, status: InvoiceStatus) -> None:

@@ -23,6 +23,7 @@ import random
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from emulator.scenario.model import (
     INVOICE_OPERATIONS,
@@ -49,9 +50,12 @@ def find_marker(*texts: str | None) -> str | None:
     return None
 
 
-@dataclass(frozen=True, slots=True)
-class Call:
-    """A merchant's call as the engine sees it; `principal` is the context's principal id."""
+class Call(NamedTuple):
+    """A merchant's call as the engine sees it; `principal` is the context's principal id.
+
+    A named tuple: one is made for every SOAP call that is parsed, and a frozen dataclass
+    costs three times as much to make (its __init__ sets each field through
+    object.__setattr__)."""
 
     operation: str
     principal: str | None = None
@@ -139,6 +143,19 @@ class Engine:
             self.by_terminal.pop(terminal, None)
         else:
             self.by_terminal[terminal] = scenario
+        self._refresh()
+
+    def forget_terminal(self, terminal: str, references: list[str]) -> None:
+        """A terminal's reset: its selection, its runs and plans, and its run numbering (so
+        its seeded draws start over); no other terminal's."""
+        self.by_terminal.pop(terminal, None)
+        for reference in references:
+            self.runs.pop(reference, None)
+            self.plans.pop(reference, None)
+        for pending in [k for k in self.pending if k[0] == terminal]:
+            del self.pending[pending]
+        for started in [k for k in self._started if k[0] == terminal]:
+            del self._started[started]
         self._refresh()
 
     def named(self, name: str) -> Scenario:

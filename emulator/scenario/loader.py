@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 
 from emulator.scenario.model import (
     DEFAULT_FAULT_STRING,
+    LONGEST,
     OPERATIONS,
     Action,
     Delivery,
@@ -214,8 +215,9 @@ def _number(raw: Mapping[str, Any], key: str, fail: Fail, positive: bool = False
     if value is None:
         return None
     ok = isinstance(value, int | float) and not isinstance(value, bool)
-    if not ok or value < 0 or (positive and value == 0) or value != value:
-        raise fail(f"{key} must be a number {'above' if positive else 'of at least'} 0")
+    if not ok or not 0 <= value <= LONGEST or (positive and value == 0):  # NaN fails too
+        low = "above 0" if positive else "from 0"
+        raise fail(f"{key} must be a number {low} to {LONGEST} (ten years of seconds)")
     return float(value)
 
 

@@ -10,6 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+LONGEST = 10 * 365 * 24 * 3600
+"""Seconds: the longest duration a step or a setting takes (ten years of emulator time)."""
+
 MARKER_PREFIX = "[scenario:"
 """Opens the per-invoice marker `[scenario:NAME]` in an invoice's title or clientInvoiceId."""
 

@@ -1,0 +1,160 @@
+"""A restart on a state file: the same state, the deadlines rebuilt, the sequences carried on.
+
+In process (a backend over `StateFile`, closed and opened again) where that suffices, and
+with the real command where the clock's flags or the start's errors are the point: the
+reversal of a payment still waits for its window after a restart on a frozen clock, one
+file serves one emulator, and a file that is not a state file stops the start.
+"""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from emulator.backend import SeqrBackend, dump
+from emulator.cli import main
+from emulator.clock import Clock
+from emulator.settings import Settings, load_config
+from tests.test_state import lasting, send_xml, serving
+from tests.tour import RESELLER, SHOP, order, tour
+from tests.wire import post
+
+
+def test_a_restart_holds_the_same_state_and_rebuilds_the_deadlines(tmp_path: Path) -> None:
+    path = tmp_path / "state.db"
+    first = lasting(path)
+    for _ in tour(first):
+        pass
+    before = dump.dumps(dump.document(first.store, first.ids.position(), passwords=True))
+    paid, reserved = (i.reference for i in first.list_invoices()[-2:])
+    first.store.close()
+
+    # The clock is not kept: this one starts where the first stopped (the tour moved it a day)
+    again = lasting(path, clock=Clock(first.clock.now(), frozen=True))
+    after = dump.dumps(dump.document(again.store, again.ids.position(), passwords=True))
+    assert after == before
+    assert sorted(kind.value for _, _, kind, _, _ in again.deadlines.heap) == ["ack", "reservation"]
+    assert again.invoice(paid).status.value == "PAID"
+    again.advance_clock(5)  # the window after the payment, on the restarted clock
+    assert again.invoice(paid).status.value == "CANCELED"
+    assert again.invoice(reserved).status.value == "RESERVED"
+    again.advance_clock(35)
+    assert again.invoice(reserved).status.value == "CANCELED"
+    assert "reservation expired" in again.invoice(reserved).history[-1].event
+    again.store.close()
+
+
+def test_a_deadline_that_passed_while_stopped_is_due_at_once(tmp_path: Path) -> None:
+    path = tmp_path / "state.db"
+    first = lasting(path, clock=Clock())
+    ref = first.send_invoice(SHOP, order()).reference
+    first.pay(ref)
+    first.store.close()
+    start = first.clock.now().replace(microsecond=0)
+    later = Clock(start.replace(year=start.year + 1), frozen=True)  # a year later
+    again = lasting(path, clock=later)
+    assert again.invoice(ref).status.value == "CANCELED"  # the first verb applies it
+    again.store.close()
+
+
+@pytest.mark.parametrize("seed", [7, None], ids=["seeded", "unseeded"])
+def test_references_continue_across_restarts(tmp_path: Path, seed: int | None) -> None:
+    settings = Settings(ack_window=0, seed=seed)
+    made: list[str] = []
+    for run in range(3):
+        backend = lasting(tmp_path / "state.db", settings, Clock())
+        for _ in range(4):
+            invoice = backend.send_invoice(SHOP, order())
+            backend.pay(invoice.reference)
+            made += [invoice.reference, invoice.payment.ers_reference]  # type: ignore[union-attr]
+        if run == 1:
+            backend.register_terminal(RESELLER, "x", "till-pass", "Till")  # the stream moves
+        backend.store.close()
+    assert len(set(made)) == len(made), "a restart handed out a reference again"
+    if seed is not None:  # the sequence continues exactly where it stopped
+        straight = SeqrBackend(settings, Clock())
+        expected = []
+        for run in range(3):
+            for _ in range(4):
+                invoice = straight.send_invoice(SHOP, order())
+                straight.pay(invoice.reference)
+                expected += [invoice.reference, invoice.payment.ers_reference]  # type: ignore[union-attr]
+            if run == 1:
+                straight.register_terminal(RESELLER, "x", "till-pass", "Till")
+        assert made == expected
+
+
+def test_one_state_file_serves_one_emulator(tmp_path: Path) -> None:
+    state = tmp_path / "state.db"
+    with serving(state):
+        second = subprocess.run(
+            [sys.executable, "-m", "emulator", "serve", "--state", str(state), "--port", "0"],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+        assert second.returncode == 1
+        assert second.stderr.strip().splitlines() == [
+            f"seqr-emulator: cannot use the state file: {state} is in use by another emulator"
+        ]
+
+
+def test_a_file_that_is_not_a_state_file_stops_the_start(tmp_path: Path) -> None:
+    state = tmp_path / "notes.txt"
+    state.write_text("not a database, just notes\n" * 100)
+    out = subprocess.run(
+        [sys.executable, "-m", "emulator", "serve", "--state", str(state), "--port", "0"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert out.returncode == 1
+    [line] = out.stderr.strip().splitlines()
+    assert line.startswith("seqr-emulator: cannot use the state file: ") and "not" in line
+    assert state.read_text().startswith("not a database")  # left as it was
+
+
+def test_restart_keeps_the_deadline_on_a_frozen_clock(tmp_path: Path) -> None:
+    """The payment's reversal waits for the window on the clock after a restart."""
+    state = tmp_path / "state.db"
+    flags = ["--freeze-clock", "--clock-start", "2026-03-01T12:00:00+00:00"]
+    with serving(state, *flags) as served:
+        ref = post(served.soap, send_xml("frozen-till")).field("invoiceReference")
+        served.post(f"/_emulator/invoices/{ref}/pay")
+        served.proc.send_signal(signal.SIGKILL)
+    with serving(state, *flags) as again:
+        assert again.get(f"/_emulator/invoices/{ref}")["status"] == "PAID"
+        again.post("/_emulator/clock/advance", {"seconds": 19})
+        assert again.get(f"/_emulator/invoices/{ref}")["status"] == "PAID"
+        again.post("/_emulator/clock/advance", {"seconds": 2})
+        invoice = again.get(f"/_emulator/invoices/{ref}")
+        assert invoice["status"] == "CANCELED"
+        assert invoice["history"][-1]["event"] == "reversed: payment not acknowledged in time"
+
+
+def test_the_state_file_is_a_setting_like_the_others(tmp_path: Path) -> None:
+    config = tmp_path / "emulator.toml"
+    config.write_text(f'state = "{tmp_path / "from-config.db"}"\n')
+    assert load_config(config).state == str(tmp_path / "from-config.db")
+    assert Settings.from_env({"SEQR_EMULATOR_STATE": "kept.db"}).state == "kept.db"
+    assert Settings().state is None  # memory only
+
+
+@pytest.mark.parametrize(
+    ("value", "says"),
+    [
+        ("", "--state must name a file (got '')"),
+        (".", "--state must name a file, not a folder: '.'"),
+        ("no/such/folder/s.db", "--state names a file in a folder that does not exist"),
+    ],
+)
+def test_a_state_path_the_emulator_cannot_use_stops_the_start(
+    value: str, says: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["serve", "--port", "0", "--state", value]) == 2
+    [line] = capsys.readouterr().err.strip().splitlines()
+    assert line.startswith(f"seqr-emulator: {says}")

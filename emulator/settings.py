@@ -34,13 +34,13 @@ SOAP_PATHS = (
 class ResellerAccount:
     id: str
     user_id: str
-    password: str
+    password: str = field(repr=False)  # a settings object shown in a traceback shows none
 
 
 @dataclass(frozen=True, slots=True)
 class TerminalAccount:
     id: str
-    password: str
+    password: str = field(repr=False)
     name: str | None = None
 
 

@@ -54,12 +54,14 @@ def create_app(
     backend: SeqrBackend | None = None,
     *,
     freeze_heap: bool = False,
+    heap: OldObjects | None = None,
 ) -> web.Application:
     """A new emulator: its own backend unless one is given, so many can share a process.
 
-    `freeze_heap` keeps the stored state out of the garbage collector's walks
-    (`heap.OldObjects`); that is a process-wide act, so only a process that serves one
-    emulator (`seqr-emulator serve`) asks for it.
+    `freeze_heap` keeps the stored state out of the garbage collector's walks and gives
+    memory back after a reset (`heap.OldObjects`); those are process-wide acts, so only a
+    process that serves one emulator (`seqr-emulator serve`) asks for them. `heap` is that
+    keeper given whole (a test's, whose acts are counted instead of done).
     """
     settings = settings or Settings()
     guard.exposure(settings)  # a SettingsError when the control API would be open unasked
@@ -71,6 +73,7 @@ def create_app(
     app[BACKEND] = backend
     gate = app[guard.GATE] = guard.Gate(settings)  # before the routes that ask it
     endpoint = app[SOAP] = SoapEndpoint(backend)
+    backend.on_reset(endpoint.forget)
     for path in settings.soap_paths:
         strict_till = settings.cashregister_requires_ack and path == settings.cashregister_path
         app.router.add_route("GET", path, wsdl_route(gate))
@@ -88,7 +91,9 @@ def create_app(
     notifier = app[NOTIFIER] = Notifier(backend, settings, room.notifications)
     dashboard.setup(app, backend, notifier.subscribe)
     control.add_fallback(app)  # last: any other /_emulator/... path answers JSON
-    app.cleanup_ctx.append(_deadline_sweeper(backend, OldObjects() if freeze_heap else None))
+    if heap is None and freeze_heap:
+        heap = OldObjects()
+    app.cleanup_ctx.append(_deadline_sweeper(backend, heap))
     app.cleanup_ctx.append(notifier.lifespan)
     if own_backend:
         app.on_cleanup.append(_closer(backend))
@@ -214,9 +219,12 @@ def _deadline_sweeper(
     backend: SeqrBackend, old_objects: OldObjects | None
 ) -> Callable[[web.Application], AsyncIterator[None]]:
     """Applies due deadlines even when nobody calls, so listeners hear of reversals; with
-    `old_objects`, it also keeps the stored state out of the garbage collector's way."""
+    `old_objects`, it also keeps the stored state out of the garbage collector's way, and
+    gives memory back after a reset (`heap.OldObjects.release`), here rather than in the
+    reset's request: its answer is not kept waiting, and a burst of resets releases once."""
     if old_objects is not None:
         backend.subscribe(old_objects.changed)
+        backend.on_reset(old_objects.dropped)
 
     async def sweep() -> None:
         ticks = 0
@@ -227,7 +235,14 @@ def _deadline_sweeper(
             except Exception:  # keep sweeping; a bug here must not stop time
                 log.exception("deadline sweep failed")
             ticks += 1
-            if old_objects is not None and ticks % FREEZE_EVERY == 0:
+            if old_objects is None:
+                continue
+            if old_objects.release():  # a reset since the last turn
+                try:
+                    await asyncio.to_thread(old_objects.trim)
+                except Exception:  # memory not given back is no reason to stop time
+                    log.exception("returning memory after a reset failed")
+            elif ticks % FREEZE_EVERY == 0:
                 old_objects.settle()
 
     async def lifespan(app: web.Application) -> AsyncIterator[None]:

@@ -142,8 +142,10 @@ def _attempt_words(outcome: str, status: Any, error: Any, action: Any) -> str:
     """`delivered (HTTP 200)`, `failed: connection refused`, `dropped (drop)`."""
     if outcome == "dropped":
         return f"dropped ({action})" if action else "dropped"
-    detail = f": {error}" if error else f" (HTTP {status})" if status is not None else ""
-    return f"{outcome}{detail}"
+    if status is None:
+        return f"{outcome}: {error}" if error else outcome
+    said = f" (HTTP {status})"
+    return f"{outcome}{said}: {error}" if error and error != said[2:-1] else outcome + said
 
 
 def _status_in(answer: str) -> str | None:
@@ -203,7 +205,7 @@ class Expect:
         if call and code is not None and seen.result_code != code:
             found.append(f"{seen.outcome or 'no resultCode'}, not resultCode {code}")
         if not call and self.notification is not None and seen.notification != self.notification:
-            found.append(f"{seen.outcome}, not {self.notification}")
+            found.append(f"not {self.notification}")
         status = self.invoice_status
         if (
             status is not None
@@ -217,16 +219,18 @@ class Expect:
         return n >= self.at_least and (self.at_most is None or n <= self.at_most)
 
     def describe(self) -> str:
-        """`getPaymentStatus at least once for invoice R1 with resultCode 0`."""
-        words = [self.operation, how_many(self.at_least, self.at_most)]
+        """`getPaymentStatus at least once for invoice R1 with resultCode 0`, `notification
+        delivered exactly once for invoice R1`."""
+        words = [self.operation]
+        if self.notification is not None:
+            words.append(self.notification)
+        words.append(how_many(self.at_least, self.at_most))
         if self.invoice is not None:
             words.append(f"for invoice {self.invoice}")
         if self.terminal is not None:
             words.append(f"from terminal {self.terminal}")
         if self.result_code is not None:
             words.append(f"with resultCode {self.result_code}")
-        if self.notification is not None:
-            words.append(self.notification)
         if self.invoice_status is not None:
             words.append(f"answering {self.invoice_status}")
         return " ".join(words)
@@ -530,14 +534,13 @@ def polled_after_notification(entries: Iterable[Seen], invoice: str, within: flo
         later = [p for p in polls if p.at >= note.at]
         if later and (later[0].at - note.at).total_seconds() <= within:
             continue
-        head = (
-            f"expected getPaymentStatus for invoice {invoice} within {within:g} s after the "
-            f"notification {note.describe()}"
-        )
-        if not later:
-            return "\n".join([head + ": none came after it", *_listing("polls", polls)])
-        late = (later[0].at - note.at).total_seconds()
-        return "\n".join([head + f": the first came {late:g} s after", *_listing("polls", polls)])
+        head = f"expected getPaymentStatus for invoice {invoice} within {within:g} s after its "
+        if later:
+            late = round((later[0].at - note.at).total_seconds(), 3)
+            head += f"notification, but the first came {late:g} s after:"
+        else:
+            head += "notification, but none came after it:"
+        return "\n".join([head, f"  notification: {note.describe()}", *_listing("polls", polls)])
     return None
 
 
@@ -554,9 +557,10 @@ def calls_after_final_status(entries: Iterable[Seen], invoice: str) -> str | Non
     after = [s for s in seen if s.seq > final.seq and s.operation in OPEN_INVOICE_CALLS]
     if not after:
         return None
+    calls = "1 call" if len(after) == 1 else f"{len(after)} calls"
     lines = [
-        f"invoice {invoice} was {final.invoice_status} in the answer to {final.describe()}, "
-        f"yet {len(after)} call(s) about it came after:"
+        f"invoice {invoice} was {final.invoice_status} in the answer to {_named(final)} at "
+        f"{clock_time(final.at)}, yet {calls} about it came after:"
     ]
     lines += [f"  {s.describe()}" for s in after]
     return "\n".join(lines)

@@ -97,7 +97,10 @@ class Seen:
             record.invoice,
             record.result_code,
             record.outcome(),
-            invoice_status=_status_in(record.answer.decode("utf-8", "replace")),
+            # only a poll's answer says a status: no other answer is decoded
+            invoice_status=_status_in(record.answer.decode("utf-8", "replace"))
+            if record.operation == POLL
+            else None,
         )
 
     @classmethod
@@ -127,7 +130,9 @@ class Seen:
             entry.get("invoice"),
             entry.get("resultCode"),
             str(entry.get("outcome") or ""),
-            invoice_status=_status_in(answer) if isinstance(answer, str) else None,
+            invoice_status=_status_in(answer)
+            if isinstance(answer, str) and entry.get("operation") == POLL
+            else None,
         )
 
     def describe(self) -> str:

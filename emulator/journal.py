@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
+from emulator.scenario.model import Step
+
 DEFAULT_LIMIT = 1000
 PER_INVOICE_LIMIT = 16
 
@@ -44,6 +46,50 @@ class Attempt:
     @property
     def ok(self) -> bool:
         return self.outcome is Outcome.DELIVERED
+
+
+CALL = "call"
+NOTIFICATION = "notification"
+KINDS = (CALL, NOTIFICATION)
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    """One journal entry as readers see it: a call, or a notification attempt."""
+
+    seq: int
+    kind: str  # CALL or NOTIFICATION
+    at: datetime  # emulator time: the call's arrival, the attempt's start
+    operation: str | None = None
+    terminal: str | None = None  # for an attempt: the terminal of its invoice, where known
+    invoice: str | None = None
+    ers_reference: str | None = None
+    result_code: int | None = None
+    fault_code: str | None = None
+    fault_string: str | None = None
+    status: int | None = None  # the HTTP status answered (an attempt: the merchant's)
+    step: Step | None = None
+    duration_ms: float | None = None
+    path: str | None = None
+    request: bytes = b""
+    request_size: int = 0
+    answer: bytes = b""
+    answer_size: int = 0
+    attempt: Attempt | None = None
+
+    @property
+    def fault(self) -> bool:
+        return self.fault_code is not None or (self.kind == CALL and self.result_code is None)
+
+    def outcome(self) -> str:
+        """What came of it, in a few words: `resultCode 0`, a Fault, an attempt's outcome."""
+        if self.attempt is not None:
+            return f"notification {self.attempt.outcome.value}"
+        if self.result_code is not None:
+            return f"resultCode {self.result_code}"
+        if self.fault_code is not None:
+            return f"SOAP Fault {self.fault_code}: {self.fault_string}"
+        return f"HTTP {self.status}: {self.fault_string}"
 
 
 class NotificationJournal:

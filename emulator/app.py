@@ -15,11 +15,12 @@ import logging
 import socket
 import struct
 from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import replace
 from datetime import datetime
 
 from aiohttp import web
 
-from emulator import app_api, control, dashboard, qr, state_api
+from emulator import app_api, control, dashboard, journal_api, qr, state_api
 from emulator.backend import SeqrBackend, StateFile, Store
 from emulator.clock import Clock
 from emulator.domain.model import AcknowledgmentMode
@@ -71,7 +72,7 @@ def create_app(
     for path in settings.soap_paths:
         strict_till = settings.cashregister_requires_ack and path == settings.cashregister_path
         app.router.add_route("GET", path, serve_wsdl)
-        app.router.add_route("POST", path, soap_route(endpoint, settings, strict_till))
+        app.router.add_route("POST", path, soap_route(endpoint, settings, strict_till, path))
     images = app[IMAGES] = qr.Images()
     backend.on_reset(images.clear)
     lifecycle = control.Lifecycle()
@@ -79,6 +80,7 @@ def create_app(
     app.on_shutdown.append(lifecycle.stopped)
     control.add_routes(app, backend, images, lifecycle)
     app_api.add_routes(app, backend)
+    journal_api.add_routes(app, backend)
     state_api.add_routes(app, backend)
     notifier = app[NOTIFIER] = Notifier(backend, settings)
     dashboard.setup(app, backend, notifier.subscribe)
@@ -131,17 +133,20 @@ async def serve_wsdl(request: web.Request) -> web.Response:
 
 
 def soap_route(
-    endpoint: SoapEndpoint, settings: Settings, strict_till: bool
+    endpoint: SoapEndpoint, settings: Settings, strict_till: bool, path: str = ""
 ) -> Callable[[web.Request], Awaitable[web.Response]]:
     """The POST handler of one SOAP path; what it knows of the path is settled here, once."""
-    info = _CASHREGISTER if strict_till else _WEBSHOP
-    limit = settings.max_body_bytes
+    info = replace(_CASHREGISTER if strict_till else _WEBSHOP, path=path)
+    too_large = f"request body larger than {settings.max_body_bytes} bytes"
 
     async def serve_soap(request: web.Request) -> web.Response:
         try:
             body = await request.read()
         except web.HTTPRequestEntityTooLarge:
-            return web.Response(status=413, text=f"request body larger than {limit} bytes\n")
+            text = too_large + "\n"
+            size = request.content_length
+            endpoint.refused(413, too_large, text.encode(), info, -1 if size is None else size)
+            return web.Response(status=413, text=text)
         reply = endpoint.handle(body, info)
         if reply.disturbance is not None:
             return await _misbehave(request, reply, reply.disturbance, endpoint.backend.clock)

@@ -1,25 +1,50 @@
-"""The record of every notification attempt: what was sent where, and what came back.
+"""The journal: a record of every SOAP call and every notification attempt.
 
-Pure data, standard library only. Bounded twice so a CI fleet can run for days: a ring of the
-latest attempts overall, and a per-invoice index that keeps the latest attempts of the most
-recently notified invoices. Appending is O(1); the index forgets the invoice that was
-notified longest ago once it holds `max_invoices`.
+Pure data, standard library only. Two records, one linked into the other:
 
-Tests and the dashboard read attempts from here, never from logs.
+- `Journal`, the request journal: one sequence of entries of two kinds, numbered in the order
+  they were recorded. A "call" is a SOAP call as the emulator saw it (operation, terminal,
+  invoice, resultCode or fault, the scenario step that answered or disturbed it, the emulator
+  time and the real time it took, the path, the bytes both ways); a "notification" is an
+  attempt, as below. Bounded (`Settings.journal_size`): the oldest
+  entries are dropped, and counted.
+- `NotificationJournal`, the notification attempts with an index per invoice, as
+  `/_emulator/notifications` lists them. Each attempt it records is also an entry of the
+  `Journal` it is linked to, so there is one journal of everything, in one order.
+
+Recording a call is on the SOAP path, so it costs one tuple appended to a deque: no lock (the
+append and the numbering are each one atomic step under the GIL), no object made per field,
+no conversion, no copy of the bytes. Everything else is done when the journal is read:
+`Record`s are made for the entries a reader asks for, and they are the only way out of it,
+so that is where passwords are hidden (`redact`): nothing that reads the journal (the control
+API, the dashboard, a test) can see one. `select` (the filters and pages of
+`GET /_emulator/journal`) is a pure function over the entries.
+
+Tests and the dashboard read calls and attempts from here, never from logs.
 """
 
 from __future__ import annotations
 
+import itertools
+import re
 import threading
 from collections import OrderedDict, deque
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
+from typing import Any
 
+from emulator.clock import Clock
 from emulator.scenario.model import Step
 
 DEFAULT_LIMIT = 1000
 PER_INVOICE_LIMIT = 16
+DEFAULT_SIZE = 10_000  # entries the request journal keeps (`Settings.journal_size`)
+BODY_LIMIT = 16 * 1024  # bytes of a request or an answer kept in an entry; the rest is cut
+CALL = "call"
+NOTIFICATION = "notification"
+KINDS = (CALL, NOTIFICATION)
 
 
 class Outcome(StrEnum):
@@ -48,9 +73,75 @@ class Attempt:
         return self.outcome is Outcome.DELIVERED
 
 
-CALL = "call"
-NOTIFICATION = "notification"
-KINDS = (CALL, NOTIFICATION)
+# --- the request journal -----------------------------------------------------------------------
+
+_PASSWORD = b"password"
+# a start tag named `password` (any prefix; not `<password/>`), matched on lower-cased bytes;
+# the prefix is possessive, so a tag of another name fails at once
+_PASSWORD_TAG = re.compile(rb"<((?:[^\s<>/!?:'\"=]++:)?password)(?:\s[^<>]*)?(?<!/)>")
+
+
+def redact(body: bytes) -> bytes:
+    """`body` with the text of every element named `password` (any prefix, any case) replaced
+    by `***`, e.g. `<password>***</password>`: how the journal shows a request or an answer.
+
+    A start tag whose end tag never comes (a body cut or broken) hides everything after it.
+    `bytes.find` over a lower-cased copy, and a regular expression only where `password`
+    was found: a regular expression over the whole body cost three times as much.
+    """
+    low = body.lower()
+    at = low.find(_PASSWORD)
+    if at < 0:
+        return body
+    match = _PASSWORD_TAG.match
+    parts: list[bytes] = []
+    done = 0
+    while at >= 0:
+        tag = match(low, low.rfind(b"<", 0, at))  # the tag this `password` is in, if any
+        if tag is None:  # text, an attribute, another name, or <password/>
+            at = low.find(_PASSWORD, at + len(_PASSWORD))
+            continue
+        start, name = tag.end(), tag.group(1)
+        close = low.find(b"</" + name, start)
+        parts += (body[done:start], b"***")
+        if close < 0:
+            done = len(body)
+            break
+        done = close
+        at = low.find(_PASSWORD, close + 2 + len(name))
+    if not parts:
+        return body
+    parts.append(body[done:])
+    return b"".join(parts)
+
+
+CallFacts = tuple[
+    float,  # at: emulator seconds since the clock started (`Clock.elapsed`)
+    str,  # the SOAP path the call came to
+    str | None,  # operation; None when the request could not be read that far
+    str | None,  # terminal: the context's principal id
+    str | None,  # invoice reference (for sendInvoice, the one it issued)
+    str | None,  # ersReference
+    int | None,  # resultCode; None for a Fault or a refused request
+    str | None,  # fault code, e.g. "soap:Client"
+    str | None,  # fault string, or why the request was refused
+    int,  # HTTP status
+    Step | None,  # the scenario step that answered or disturbed the call
+    float,  # real time the emulator took to handle it, in ms
+    bytes,  # the request as received, at most BODY_LIMIT bytes (shown redacted)
+    int,  # the request's length as received
+    bytes,  # the answer, at most BODY_LIMIT bytes (shown redacted)
+    int,  # the answer's length
+]
+"""A call as the SOAP path hands it to `Journal.call`: one plain tuple, made in one step."""
+
+CallEntry = tuple[
+    int, float, str, str | None, str | None, str | None, str | None, int | None, str | None,
+    str | None, int, Step | None, float, bytes, int, bytes, int,
+]  # fmt: skip
+"""A call as the journal holds it: its seq, then its `CallFacts` (one tuple, so one object
+per call that the garbage collector counts, not two)."""
+_Entry = CallEntry | tuple[int, Attempt]  # a call, or (seq, a notification attempt)
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,15 +183,250 @@ class Record:
         return f"HTTP {self.status}: {self.fault_string}"
 
 
-class NotificationJournal:
-    """Bounded, thread-safe record of notification attempts, oldest first."""
+@dataclass(frozen=True, slots=True)
+class Query:
+    """What `GET /_emulator/journal` asks for: filters, then a page of the newest matches."""
 
-    def __init__(self, limit: int = DEFAULT_LIMIT, per_invoice: int = PER_INVOICE_LIMIT) -> None:
+    terminal: str | None = None
+    operation: str | None = None  # a SOAP operation, or "notification" for the attempts
+    invoice: str | None = None
+    kind: str | None = None  # CALL or NOTIFICATION
+    since: datetime | None = None  # emulator time, inclusive
+    until: datetime | None = None  # emulator time, inclusive
+    before: int | None = None  # the cursor: only entries with a smaller seq
+    limit: int = 100
+
+
+def parse_instant(value: Any, name: str) -> datetime | None:
+    """An ISO 8601 instant; one without an offset is UTC, as the emulator clock is."""
+    if value is None:
+        return None
+    try:
+        if not isinstance(value, str):
+            raise TypeError
+        instant = datetime.fromisoformat(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be an ISO 8601 instant (got {value!r})") from None
+    if instant.tzinfo is None:
+        instant = instant.replace(tzinfo=UTC)
+    return instant
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    records: list[Record]  # newest first
+    matched: int  # entries held that match the filters, on every page
+    total: int  # entries recorded since the journal was made or cleared, dropped ones too
+    held: int
+    dropped: int  # the oldest, forgotten to keep the journal at its bound
+    next_before: int | None  # the cursor of the next (older) page; None on the last one
+
+
+class Journal:
+    """The request journal: bounded, oldest dropped first, safe to append from any thread."""
+
+    def __init__(self, limit: int, clock: Clock) -> None:
+        if limit < 0:
+            raise ValueError("the journal's size cannot be negative")
+        self.limit = limit
+        # now() = the clock's start + elapsed(): the instant that elapsed() counts from
+        self._origin = clock.now() - timedelta(seconds=clock.elapsed())
+        self._entries: deque[_Entry] = deque(maxlen=max(limit, 1))
+        self._seq = itertools.count(1)
+        self._top = 0  # the highest seq a `forget` saw: the count survives a terminal's reset
+        self._forgotten = 0  # entries a terminal's reset took: not dropped for the bound
+
+    @property
+    def enabled(self) -> bool:
+        """False for size 0: nothing is recorded, and the SOAP path does not even look."""
+        return self.limit > 0
+
+    def call(self, facts: CallFacts) -> None:
+        if self.limit:
+            # one concatenation: `(seq, *facts)` builds a list first, then the tuple
+            self._entries.append((next(self._seq),) + facts)  # noqa: RUF005
+
+    def notification(self, attempt: Attempt) -> None:
+        if self.limit:
+            self._entries.append((next(self._seq), attempt))
+
+    def clear(self) -> None:
+        """Forget everything, the counts too: after a reset the emulator starts afresh."""
+        self._entries = deque(maxlen=max(self.limit, 1))
+        self._seq = itertools.count(1)
+        self._top = self._forgotten = 0
+
+    def forget(self, terminal: str, references: Iterable[str]) -> None:
+        """Forget one terminal's entries: its calls, and the attempts for its invoices (the
+        terminal was reset). The numbering goes on, so a reader's cursor stays valid."""
+        gone = set(references)
+        entries = list(self._entries)
+        kept = [
+            e
+            for e in entries
+            if (e[1].invoice_reference not in gone if len(e) == 2 else e[4] != terminal)
+        ]
+        if entries:
+            self._top = max(self._top, entries[-1][0])
+        self._forgotten += len(entries) - len(kept)
+        self._entries = deque(kept, maxlen=max(self.limit, 1))
+
+    # --- reading -------------------------------------------------------------------------------
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def records(
+        self,
+        after: int = 0,
+        terminal_of: Callable[[str], str | None] | None = None,
+        *,
+        bodies: bool = True,
+    ) -> list[Record]:
+        """Every entry held with a seq above `after`, oldest first; without the bytes (empty,
+        their sizes kept) unless `bodies`."""
+        entries = list(self._entries)  # one step: a snapshot even while calls are recorded
+        owners = _owners(entries, terminal_of)
+        return [self._record(e, owners, bodies) for e in entries if e[0] > after]
+
+    def select(self, query: Query, terminal_of: Callable[[str], str | None] | None = None) -> Page:
+        """The newest entries that match, at most `query.limit`, and where the next page starts.
+
+        A notification has no terminal of its own: it belongs to the terminal that the
+        journal's calls about its invoice came from, else to the one `terminal_of` names.
+        """
+        entries = list(self._entries)
+        total = max(entries[-1][0] if entries else 0, self._top)
+        held = len(entries)
+        dropped = total - held - self._forgotten
+        owners = _owners(entries, terminal_of)
+        origin = self._origin
+        since = None if query.since is None else (query.since - origin).total_seconds()
+        until = None if query.until is None else (query.until - origin).total_seconds()
+        operation, kind = query.operation, query.kind
+        if operation == NOTIFICATION:
+            operation, kind = None, kind or NOTIFICATION
+            if kind != NOTIFICATION:
+                return Page([], 0, total, held, dropped, None)
+        before = query.before
+        found: list[_Entry] = []
+        matched = 0
+        for entry in reversed(entries):
+            seq = entry[0]
+            if before is not None and seq >= before:
+                continue
+            if len(entry) == 2:
+                what = entry[1]
+                if kind == CALL or operation is not None:
+                    continue
+                invoice: str | None = what.invoice_reference
+                if query.invoice is not None and invoice != query.invoice:
+                    continue
+                if query.terminal is not None and owners.get(invoice or "") != query.terminal:
+                    continue
+                at = (what.at - origin).total_seconds()
+            else:
+                if kind == NOTIFICATION:
+                    continue
+                if operation is not None and entry[3] != operation:
+                    continue
+                if query.invoice is not None and entry[5] != query.invoice:
+                    continue
+                if query.terminal is not None and entry[4] != query.terminal:
+                    continue
+                at = entry[1]
+            if (since is not None and at < since) or (until is not None and at > until):
+                continue
+            matched += 1
+            if len(found) < query.limit:
+                found.append(entry)
+        records = [self._record(e, owners) for e in found]
+        more = matched > len(found) and found
+        return Page(records, matched, total, held, dropped, found[-1][0] if more else None)
+
+    def _record(self, entry: _Entry, owners: Mapping[str, str], bodies: bool = True) -> Record:
+        if len(entry) == 2:
+            seq, what = entry
+            return Record(
+                seq,
+                NOTIFICATION,
+                what.at,
+                terminal=owners.get(what.invoice_reference),
+                invoice=what.invoice_reference,
+                status=what.status,
+                duration_ms=what.latency_ms,
+                attempt=what,
+            )
+        seq, at, path, operation, terminal, invoice, ers, code, fcode, fstring, status = entry[:11]
+        step, duration, request, request_size, answer, answer_size = entry[11:]
+        return Record(
+            seq,
+            CALL,
+            self._origin + timedelta(seconds=at),
+            operation,
+            terminal,
+            invoice,
+            ers,
+            code,
+            fcode,
+            fstring,
+            status,
+            step,
+            duration,
+            path,
+            redact(request) if bodies else b"",
+            request_size,
+            redact(answer) if bodies else b"",
+            answer_size,
+        )
+
+
+def _owners(
+    entries: Iterable[_Entry], terminal_of: Callable[[str], str | None] | None
+) -> dict[str, str]:
+    """invoice -> terminal, from the calls held (the first call naming both), then for the
+    notified invoices no call names, from `terminal_of`."""
+    owners: dict[str, str] = {}
+    notified: list[str] = []
+    for entry in entries:
+        if len(entry) == 2:
+            notified.append(entry[1].invoice_reference)
+        elif entry[5] is not None and entry[4] is not None:
+            owners.setdefault(entry[5], entry[4])
+    if terminal_of is not None:
+        for invoice in notified:
+            if invoice not in owners:
+                owner = terminal_of(invoice)
+                if owner is not None:
+                    owners[invoice] = owner
+    return owners
+
+
+# --- the notification attempts -----------------------------------------------------------------
+
+
+class NotificationJournal:
+    """Bounded, thread-safe record of notification attempts, oldest first.
+
+    Bounded twice so a CI fleet can run for days: a ring of the latest attempts overall, and a
+    per-invoice index that keeps the latest attempts of the most recently notified invoices.
+    Appending is O(1); the index forgets the invoice that was notified longest ago once it
+    holds `max_invoices`. Linked to a `Journal`, every attempt is an entry there too; its `seq`
+    here counts the attempts alone, as `/_emulator/notifications` always has.
+    """
+
+    def __init__(
+        self,
+        limit: int = DEFAULT_LIMIT,
+        per_invoice: int = PER_INVOICE_LIMIT,
+        journal: Journal | None = None,
+    ) -> None:
         if limit < 1 or per_invoice < 1:
             raise ValueError("journal limits must be positive")
         self.limit = limit
         self.per_invoice = per_invoice
         self.max_invoices = limit
+        self.journal = journal
         self._lock = threading.Lock()
         self._recent: deque[Attempt] = deque(maxlen=limit)
         self._by_invoice: OrderedDict[str, deque[Attempt]] = OrderedDict()
@@ -143,7 +469,9 @@ class NotificationJournal:
             else:
                 index.move_to_end(invoice_reference)
             found.append(attempt)
-            return attempt
+        if self.journal is not None:
+            self.journal.notification(attempt)
+        return attempt
 
     @property
     def total(self) -> int:
@@ -160,6 +488,13 @@ class NotificationJournal:
         with self._lock:
             return list(self._by_invoice.get(invoice_reference, ()))
 
+    def clear(self) -> None:
+        """Forget everything, the count too: after a reset the emulator starts afresh."""
+        with self._lock:
+            self._recent.clear()
+            self._by_invoice.clear()
+            self._seq = 0
+
     def forget(self, references: list[str]) -> None:
         """Forget the attempts for these invoices (their terminal was reset)."""
         if not references:
@@ -170,13 +505,6 @@ class NotificationJournal:
                 self._by_invoice.pop(reference, None)
             kept = [a for a in self._recent if a.invoice_reference not in gone]
             self._recent = deque(kept, maxlen=self.limit)
-
-    def clear(self) -> None:
-        """Forget everything, the count too: after a reset the emulator starts afresh."""
-        with self._lock:
-            self._recent.clear()
-            self._by_invoice.clear()
-            self._seq = 0
 
     def __len__(self) -> int:
         return len(self._recent)

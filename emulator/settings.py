@@ -75,6 +75,9 @@ class Settings:
     # "only once PAID" is this switch turned off.
     notify_on_reserved: bool = True
     notification_journal_size: int = 1000  # attempts kept for /_emulator/notifications
+    # Entries the request journal keeps (every SOAP call and notification attempt, for
+    # /_emulator/journal), the oldest dropped first and counted; 0 turns it off.
+    journal_size: int = 10_000
     soap_paths: tuple[str, ...] = SOAP_PATHS
     # SEQR's cashregister-2 path behaved as if acknowledgment were required when an invoice
     # named no acknowledgmentMode (the app then waits for updateInvoice). Off by default so
@@ -177,6 +180,11 @@ OPTIONS: tuple[Option, ...] = (
         "also notify when a reservation is made (on by default; the FAQ's 'only PAID' is off)",
     ),
     Option("notification_journal_size", "notification attempts kept (default 1000)", "N"),
+    Option(
+        "journal_size",
+        "SOAP calls and notification attempts the journal keeps; 0 turns it off (default 10000)",
+        "N",
+    ),
     Option("clock_scale", "emulator seconds per real second (default 1)", "X"),
     Option("clock_start", "ISO 8601 instant the emulator clock starts at (default now)", "ISO"),
     Option("freeze_clock", "time stands still, moved only by POST /_emulator/clock/advance"),
@@ -315,6 +323,7 @@ _CHECKS: dict[str, Callable[[Any], str | None]] = {
     "max_body_bytes": _bytes,
     "notification_timeout": _timeout,
     "notification_journal_size": _between(0, 1_000_000),
+    "journal_size": _between(0, 1_000_000),
     "clock_scale": _scale,
     "clock_start": _clock_start,
     "report_delay": _between(0, MAX_SECONDS, " seconds"),

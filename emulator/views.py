@@ -1,6 +1,7 @@
 """JSON-ready views of the domain, shared by the control API and the dashboard.
 
-Amounts are strings (exact decimals), times ISO 8601. Nothing here is a password.
+Amounts are strings (exact decimals), times ISO 8601. Nothing here is a password: the
+journal's bytes come out of `journal.Record` with every password hidden.
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from typing import Any
 
 from emulator.domain import seqr_urls
 from emulator.domain.model import Amount, Invoice, InvoiceRow, Terminal
-from emulator.journal import Attempt
+from emulator.journal import CALL, Attempt, Record
 from emulator.scenario.model import Scenario
 
 Json = dict[str, Any]
@@ -49,6 +50,65 @@ def attempt(made: Attempt) -> Json:
         "error": made.error,
         "latencyMs": made.latency_ms,
     }
+
+
+def journal_entry(record: Record, bodies: bool = True) -> Json:
+    """One journal entry, as `/_emulator/journal` and the dashboard show it. The bytes are
+    text (undecodable bytes shown as U+FFFD), cut at the journal's BODY_LIMIT where
+    `requestSize`/`answerSize` say they were longer; `bodies=False` leaves them out."""
+    out: Json = {
+        "seq": record.seq,
+        "kind": record.kind,
+        "at": record.at.isoformat(),
+        "operation": record.operation,
+        "terminal": record.terminal,
+        "invoice": record.invoice,
+        "outcome": record.outcome(),
+    }
+    made = record.attempt
+    if record.kind != CALL and made is not None:
+        out.update(
+            {
+                "event": made.event,
+                "url": made.url,
+                "action": made.action,
+                "notificationOutcome": made.outcome.value,
+                "statusCode": made.status,
+                "error": made.error,
+                "latencyMs": made.latency_ms,
+            }
+        )
+        return out
+    step = record.step
+    fault = refused = None
+    if record.fault_code is not None:
+        fault = {"code": record.fault_code, "string": record.fault_string}
+    elif record.result_code is None:  # refused before it was read (413): why
+        refused = record.fault_string
+    out.update(
+        {
+            "path": record.path,
+            "ersReference": record.ers_reference,
+            "resultCode": record.result_code,
+            "fault": fault,
+            "refused": refused,
+            "httpStatus": record.status,
+            "scenarioStep": None
+            if step is None
+            else {
+                "number": step.number,
+                "do": None if step.do is None else step.do.value,
+                "describe": step.describe(),
+            },
+            "durationMs": None if record.duration_ms is None else round(record.duration_ms, 3),
+            "requestSize": None if record.request_size < 0 else record.request_size,
+            "answerSize": record.answer_size,
+        }
+    )
+    if bodies:
+        out["request"] = record.request.decode("utf-8", "replace")
+        out["answer"] = record.answer.decode("utf-8", "replace")
+    return out
 
 
 def invoice_summary(invoice: Invoice) -> Json:

@@ -113,3 +113,14 @@ def test_control_api_bad_json_is_400(emulator, control):
         assert answer.code == 400
         assert "not JSON" in json.loads(answer.read())["error"]
     assert control.invoice(ref)["status"] == "ISSUED"  # nothing changed
+
+
+def test_the_fault_names_the_path_of_the_element_it_could_not_read(emulator):
+    reply = post(emulator.soap_url, HOSTILE["wrong type decimal"])
+    code, message = reply.fault
+    assert code == "soap:Client"
+    assert message == (
+        "Unmarshalling Error: sendInvoice/invoice/totalAmount/value: 'ten crowns' is not a decimal"
+    )
+    reply = post(emulator.soap_url, HOSTILE["wrong type int"])
+    assert reply.fault[1].endswith("getPaymentStatus/invoiceVersion: 'three' is not an integer")

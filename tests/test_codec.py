@@ -161,3 +161,14 @@ def test_two_codecs_share_no_values_and_no_writers():
 def test_each_endpoint_has_a_codec_of_its_own():
     one, other = (SoapEndpoint(SeqrBackend(Settings())) for _ in range(2))
     assert one.codec is not other.codec
+
+
+def test_a_value_of_the_wrong_type_names_its_element_path():
+    request = etree.fromstring(
+        "<sendInvoice><invoice><totalAmount><currency>SEK</currency><value>twenty</value>"
+        "</totalAmount></invoice></sendInvoice>"
+    )
+    with pytest.raises(codec.CodecError) as refused:
+        CODEC.read(request, SEND)
+    assert refused.value.path == ["value", "totalAmount", "invoice"]
+    assert str(refused.value) == "invoice/totalAmount/value: 'twenty' is not a decimal"

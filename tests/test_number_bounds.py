@@ -53,14 +53,18 @@ def test_an_xs_int_out_of_its_range_or_form_is_a_client_fault(endpoint, version)
     reply = endpoint.handle(_status(version))
     assert reply.status == 500
     assert _fault(reply).startswith("soap:Client: Unmarshalling Error:")
-    assert "not a valid int for <invoiceVersion>" in _fault(reply)
+    assert "getPaymentStatus/invoiceVersion: " in _fault(reply)
+    assert "is not an integer" in _fault(reply)
 
 
 def test_an_xs_long_has_the_range_of_a_java_long(endpoint):
     assert _fault(endpoint.handle(_status("0", "9223372036854775807"))) is None
     assert _fault(endpoint.handle(_status("0", "-9223372036854775808"))) is None
     refused = _fault(endpoint.handle(_status("0", "9223372036854775808")))
-    assert "not a valid long for <clientRequestTimeout>" in refused
+    assert (
+        "getPaymentStatus/context/clientRequestTimeout: '9223372036854775808' is not a long integer"
+        in refused
+    )
 
 
 @pytest.mark.parametrize("timeout", ["9" * 400, "9223372036854775808", "-9223372036854775809"])
@@ -69,7 +73,8 @@ def test_a_commit_reservation_timeout_beyond_a_long_is_a_fault_and_nothing_is_is
 ):
     extra = f"<commitReservationTimeout>{timeout}</commitReservationTimeout>"
     reply = endpoint.handle(envelope(send_invoice_xml(extra=extra)))
-    assert "not a valid long for <commitReservationTimeout>" in _fault(reply)
+    assert "sendInvoice/invoice/commitReservationTimeout: " in _fault(reply)
+    assert "is not a long integer" in _fault(reply)
     assert endpoint.backend.invoice_count() == 0
 
 
@@ -95,7 +100,8 @@ def test_decimals_are_read_as_bigdecimal_reads_them(text, value):
 def test_a_decimal_bigdecimal_cannot_hold_is_a_client_fault(endpoint, total):
     reply = endpoint.handle(envelope(send_invoice_xml(total=total)))
     assert reply.status == 500
-    assert "not a valid decimal for <value>" in _fault(reply)
+    assert "sendInvoice/invoice/totalAmount/value: " in _fault(reply)
+    assert "is not a decimal" in _fault(reply)
     assert endpoint.backend.invoice_count() == 0
 
 

@@ -24,6 +24,7 @@ VALUES: dict[str, tuple[str, str, str]] = {
     "max_body_bytes": ("1000", "2000", "3000"),
     "notification_timeout": ("1", "2", "3"),
     "notification_journal_size": ("10", "20", "30"),
+    "journal_size": ("40", "50", "60"),
     "clock_scale": ("2", "3", "4"),
     "clock_start": ('"2026-01-01T00:00:00+00:00"', "2026-02-01T00:00:00+00:00", "2026-03-01"),
     "report_delay": ("1", "2", "3"),

@@ -13,7 +13,7 @@ collaborators it needs and nothing else:
     clocks      the emulator clock, and each terminal's own where a test moved it
     deadlines   timed rules on those clocks
     scenarios   the scenario driver: the one hook every SOAP call passes through
-    outbox      change events for listeners, and the notification journal
+    outbox      change events for listeners, and the journal of calls and notifications
     store       every mutable record; the seam a lasting store plugs in behind
                 (tracking.py notes a verb's writes, lasting.py keeps them in SQLite,
                 restart.py rebuilds the deadlines a loaded store implies)
@@ -56,7 +56,7 @@ from emulator.domain.model import (
     Refund,
     Terminal,
 )
-from emulator.journal import NotificationJournal
+from emulator.journal import Journal, NotificationJournal, Page, Query, Record
 from emulator.scenario.engine import Call, Engine
 from emulator.scenario.model import NotificationPlan, Scenario, Step
 from emulator.settings import Settings
@@ -113,7 +113,7 @@ class SeqrBackend:
         self._due_running = False
         self._make_store = store
         self.clocks = Clocks(self.clock)
-        self.outbox = Outbox(self.clocks, settings.notification_journal_size)
+        self.outbox = Outbox(self.clocks, settings.notification_journal_size, settings.journal_size)
         self.engine = Engine(seed=settings.seed)  # keeps its catalogue across resets
         self._build(self._make_store())
 
@@ -162,6 +162,7 @@ class SeqrBackend:
             self.engine.forget_terminal(terminal_id, gone)
             self.clocks.forget(terminal_id)
             self.journal.forget(gone)
+            self.outbox.requests.forget(terminal_id, gone)
             return gone
 
     # --- listeners and the journal -------------------------------------------------------------
@@ -175,7 +176,37 @@ class SeqrBackend:
 
     @property
     def journal(self) -> NotificationJournal:
+        """The notification attempts, by invoice (`/_emulator/notifications`)."""
         return self.outbox.journal
+
+    @property
+    def requests(self) -> Journal:
+        """The request journal: every SOAP call and notification attempt, in one order. The
+        SOAP adapter records the calls into it (`Journal.call`), the notification journal the
+        attempts."""
+        return self.outbox.requests
+
+    def journal_page(self, query: Query) -> Page:
+        """The newest journal entries that match `query` (`GET /_emulator/journal`)."""
+        return self.outbox.requests.select(query, self._terminal_of)
+
+    def journal_records(self, after: int = 0) -> list[Record]:
+        """Every journal entry held with a seq above `after`, oldest first, passwords hidden:
+        what verification and the examiner read."""
+        return self.outbox.requests.records(after, self._terminal_of)
+
+    def _terminal_of(self, reference: str) -> str | None:
+        """The terminal of an invoice, for a notification no journaled call names."""
+        with self.lock:
+            found = self.store.invoice(reference)
+            return None if found is None else found.terminal_id
+
+    def invoice_of_payment(self, ers_reference: str) -> str | None:
+        """The invoice a payment's or refund's ersReference belongs to, if any: the journal
+        names the invoice of a refundPayment or submitPaymentReceipt call by it."""
+        with self.lock:
+            found = self.store.invoice_of_payment(ers_reference.strip())
+            return None if found is None else found.reference
 
     # --- time ----------------------------------------------------------------------------------
 

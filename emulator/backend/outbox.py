@@ -1,13 +1,16 @@
-"""What leaves the backend: change events for its listeners, and the notification journal.
+"""What leaves the backend: change events for its listeners, and the journal.
 
 Listeners (`subscribe`) hear of every change right after it is made, on the thread that
 made it and under the backend's lock: the notifier (which sends from its own event loop),
 the dashboard's feed and the heap settler are listeners. They must not block, so a SOAP
 answer never waits for them. Reset hooks let records kept beside the backend start afresh.
 
-The journal of notification attempts belongs here, not to the notifier: it is part of the
-emulator's state (a reset clears it, the control API and the dashboard read it), while the
-notifier is only the adapter that makes the HTTP calls. Standard library only.
+The journal belongs here, not to the SOAP adapter or the notifier that feed it: it is part of
+the emulator's state (a reset clears it, the control API and the dashboard read it), while
+they are only the adapters that take the calls and make the HTTP posts. There is one request
+journal (`requests`) of every SOAP call and every notification attempt, in one order; the
+notification journal (`journal`) keeps the attempts by invoice as well, and records each into
+it. Standard library only.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from datetime import datetime
 
 from emulator.backend.clocks import Clocks
 from emulator.domain.model import Invoice
-from emulator.journal import NotificationJournal
+from emulator.journal import Journal, NotificationJournal
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,11 +37,14 @@ Listener = Callable[[Event], None]
 
 
 class Outbox:
-    def __init__(self, clocks: Clocks, journal_size: int) -> None:
+    def __init__(self, clocks: Clocks, journal_size: int, requests_size: int = 0) -> None:
+        """`journal_size`: attempts the notification journal keeps; `requests_size`: entries
+        the request journal keeps (0: it records nothing)."""
         self.clocks = clocks
-        self.journal = NotificationJournal(journal_size)
+        self.requests = Journal(requests_size, clocks.base)
+        self.journal = NotificationJournal(journal_size, journal=self.requests)
         self._listeners: list[Listener] = []
-        self._reset_hooks: list[Callable[[], None]] = [self.journal.clear]
+        self._reset_hooks: list[Callable[[], None]] = [self.journal.clear, self.requests.clear]
 
     def subscribe(self, listener: Listener) -> None:
         self._listeners.append(listener)

@@ -34,9 +34,11 @@ Dict = dict[str, Any]
 
 @dataclass(frozen=True, slots=True)
 class CallInfo:
-    """What the transport knows about a call besides its body."""
+    """What the transport knows about a call besides its body: the path's rule, and the path
+    (which the journal names)."""
 
     default_ack: AcknowledgmentMode | None = None
+    path: str = ""
 
 
 Handler = Callable[[SeqrBackend, Dict, CallInfo, Call], Dict]

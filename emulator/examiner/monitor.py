@@ -85,7 +85,7 @@ class _Invoice:
     final: Call | None = None  # the first answer that showed a final state
     after_final: int = 0  # polls since, not counting those answering a notification
     notified: Note | None = None  # a delivered notification no poll has answered yet
-    last_note: datetime | None = None  # when the latest delivered notification came
+    unanswered: int = 0  # delivered notifications no poll has answered: each excuses one
     polls: deque[datetime] = field(default_factory=deque)  # within the last second
     flagged: set[str] = field(default_factory=set)  # once-per-invoice rules already reported
     paid_total: Decimal | None = None
@@ -148,7 +148,7 @@ class Monitor:
         found = self._invoices.get(note.invoice)
         terminal = note.terminal or (found.terminal if found else "")
         found = self._invoice(note.invoice, terminal)
-        found.last_note = note.at
+        found.unanswered += 1
         if found.final is None and found.notified is None:
             found.notified = note
 
@@ -246,10 +246,9 @@ class Monitor:
                     answering,
                     call,
                 )
-        answers_note = (
-            found.last_note is not None
-            and (call.at - found.last_note).total_seconds() <= rules.PROMPT_SECONDS
-        )
+        answers_note = found.unanswered > 0
+        if answers_note:
+            found.unanswered -= 1
         if found.final is not None and not answers_note:
             found.after_final += 1
             if found.after_final > rules.GRACE_AFTER_FINAL and "final" not in found.flagged:

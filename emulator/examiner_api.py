@@ -10,9 +10,11 @@ starts it afresh, as it does the journal.
 
 Routes (JSON, thin):
 
-- `GET /_emulator/conformance` (`?terminal=ID`, `?closing=true`): the rules, then the
-  violations, each with its rule, severity, source, message and the journal entries it rests
-  on; `conformant` is false when one of them is an error or a warning.
+- `GET /_emulator/conformance` (`?terminal=ID`; `?settled=true` once the merchant is done,
+  so a notification nobody polled counts at once; `?closing=true` when the shop closes,
+  which also judges markTransactionPeriod): the rules, then the violations, each with its
+  rule, severity, source, message and the journal entries it rests on; `conformant` is
+  false when one of them is an error or a warning.
 - `GET /_emulator/coverage` (`?terminal=ID`, repeated, or `?prefix=P`): the behaviours
   exercised and the ones never seen, the result codes by operation, the scenarios used.
 - `GET /_emulator/examiner`: the page showing both, linked from the dashboard.
@@ -58,6 +60,7 @@ class LiveExaminer:
         self.coverage = Coverage()
         backend.subscribe(self.on_event)
         backend.on_reset(self.reset)
+        backend.before_terminal_reset(lambda terminal: self.catch_up())
 
     def reset(self) -> None:
         with self._lock:
@@ -91,14 +94,16 @@ class LiveExaminer:
         with self._lock:
             self.coverage.event(found.terminal_id, event.kind, history, scenario)
 
-    def violations(self, terminal: str | None, closing: bool) -> list[Violation]:
+    def violations(
+        self, terminal: str | None, *, settled: bool = False, closing: bool = False
+    ) -> list[Violation]:
         self.catch_up()
         if terminal is None:
             now = self.backend.clock.now()
         else:
             now = self.backend.terminal_clock(terminal).now()
         with self._lock:
-            return self.monitor.violations(terminal, now=now, closing=closing)
+            return self.monitor.violations(terminal, now=now, settled=settled, closing=closing)
 
     def coverage_report(self, chosen: Callable[[str], bool] | None) -> Report:
         self.catch_up()
@@ -163,7 +168,9 @@ def add_routes(app: web.Application, backend: SeqrBackend) -> LiveExaminer:
 
     async def conformance(backend: SeqrBackend, request: web.Request) -> web.Response:
         terminal = request.query.get("terminal") or None
-        found = live.violations(terminal, _flag(request, "closing"))
+        found = live.violations(
+            terminal, settled=_flag(request, "settled"), closing=_flag(request, "closing")
+        )
         return web.json_response(conformance_view(found, terminal))
 
     async def coverage(backend: SeqrBackend, request: web.Request) -> web.Response:

@@ -366,17 +366,20 @@ class Monitor:
         terminal: str | None = None,
         *,
         now: datetime | None = None,
+        settled: bool = False,
         closing: bool = False,
     ) -> list[Violation]:
         """What broke a rule, in journal order; only `terminal`'s when one is named. Rules
-        that wait are judged at `now` (default: the latest entry's time)."""
+        that wait are judged at `now` (default: the latest entry's time), or as if the time
+        ran out when `settled` (a test is over: nothing more will answer a notification);
+        `closing` is settled and also judges the rules of the close (the shop shuts)."""
         found = [v for v in self._found if terminal is None or v.terminal == terminal]
-        found += self._waiting(terminal, now or self.latest, closing)
+        found += self._waiting(terminal, now or self.latest, settled or closing, closing)
         found.sort(key=lambda v: (v.seq, v.rule.id))
         return found
 
     def _waiting(
-        self, terminal: str | None, now: datetime | None, closing: bool
+        self, terminal: str | None, now: datetime | None, settled: bool, closing: bool
     ) -> list[Violation]:
         found: list[Violation] = []
         for reference, invoice in self._invoices.items():
@@ -384,7 +387,7 @@ class Monitor:
             if note is None or (terminal is not None and invoice.terminal != terminal):
                 continue
             waited = None if now is None else (now - note.at).total_seconds()
-            if closing or (waited is not None and waited > rules.PROMPT_SECONDS):
+            if settled or (waited is not None and waited > rules.PROMPT_SECONDS):
                 found.append(
                     Violation(
                         rules.BY_ID["poll-after-notification"],

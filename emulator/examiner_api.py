@@ -17,7 +17,9 @@ Routes (JSON, thin):
   false when one of them is an error or a warning.
 - `GET /_emulator/coverage` (`?terminal=ID`, repeated, or `?prefix=P`): the behaviours
   exercised and the ones never seen, the result codes by operation, the scenarios used.
-- `GET /_emulator/examiner`: the page showing both, linked from the dashboard.
+- `GET /_emulator/certification`: a certification rehearsal's tests as graded so far and
+  the step the integrator is at (`profile` null outside `seqr-emulator certify`).
+- `GET /_emulator/examiner`: the page showing all three, linked from the dashboard.
 """
 
 from __future__ import annotations
@@ -35,8 +37,9 @@ from aiohttp import web
 from emulator.backend import Event, SeqrBackend
 from emulator.control import BadRequest, add_json_routes
 from emulator.examiner import rules
+from emulator.examiner.certify import Conductor, Profile, Result, grade
 from emulator.examiner.coverage import Coverage, Report
-from emulator.examiner.facts import read_all
+from emulator.examiner.facts import Fact, read_all
 from emulator.examiner.monitor import Monitor, Violation
 
 log = logging.getLogger(__name__)
@@ -49,6 +52,39 @@ _CSP = (
 )
 
 
+class Rehearsal:
+    """A certification run on this emulator: every fact of the run kept for the graders, and
+    SEQR's side played as the `Conductor` says (the paying customer is the catalogue's
+    `pay-after-polls` scenario, switched on and off for the invoices issued next; the
+    30-second wait is a jump of the clock)."""
+
+    PAYING = {"steps": "pay-after-polls", "all": "pay"}
+
+    def __init__(self, backend: SeqrBackend, profile: Profile) -> None:
+        self.backend = backend
+        self.profile = profile
+        self.conductor = Conductor(profile)
+        self.facts: list[Fact] = []
+        self._paying = backend.scenario_named(self.PAYING[profile.pays])
+        backend.set_scenario(self._paying)
+        backend.subscribe(self.on_event)
+
+    def on_event(self, event: Event) -> None:
+        found = event.invoice
+        history = found.history[-1].event if found.history else None
+        for action, value in self.conductor.on_event(event.kind, history):
+            if action == "pay":
+                self.backend.engine.use(self._paying if value else None)
+            elif action == "advance":
+                self.backend.clock.advance(value)
+
+    def results(self) -> tuple[list[Result], list[Result]]:
+        return grade(self.profile, self.facts)
+
+    def step(self) -> str:
+        return self.conductor.next_step(self.results()[0])
+
+
 class LiveExaminer:
     """The monitor and the coverage of one backend, kept up with its journal."""
 
@@ -58,6 +94,7 @@ class LiveExaminer:
         self._generation = 0
         self.monitor = Monitor()
         self.coverage = Coverage()
+        self.rehearsal: Rehearsal | None = None
         backend.subscribe(self.on_event)
         backend.on_reset(self.reset)
         backend.before_terminal_reset(lambda terminal: self.catch_up())
@@ -83,6 +120,13 @@ class LiveExaminer:
             fresh = [f for f in facts if f.seq > self.monitor.last_seq]
             self.monitor.feed(fresh)
             self.coverage.feed(fresh)
+            if self.rehearsal is not None:
+                self.rehearsal.facts.extend(fresh)
+
+    def rehearse(self, profile: Profile) -> Rehearsal:
+        """Start a certification run of `profile`: from now on SEQR's side is played."""
+        self.rehearsal = Rehearsal(self.backend, profile)
+        return self.rehearsal
 
     def on_event(self, event: Event) -> None:
         """An invoice changed (under the backend's lock): what state it reached, and under
@@ -129,6 +173,9 @@ class LiveExaminer:
         return lifespan
 
 
+EXAMINER = web.AppKey("examiner", LiveExaminer)  # what `certify` reaches the examiner by
+
+
 def rule_view(rule: rules.Rule) -> dict[str, Any]:
     return {
         "id": rule.id,
@@ -163,7 +210,7 @@ def _flag(request: web.Request, name: str) -> bool:
 
 def add_routes(app: web.Application, backend: SeqrBackend) -> LiveExaminer:
     """The examiner's routes and its background reader, on `app`."""
-    live = LiveExaminer(backend)
+    live = app[EXAMINER] = LiveExaminer(backend)
     app.cleanup_ctx.append(live.lifespan())
 
     async def conformance(backend: SeqrBackend, request: web.Request) -> web.Response:
@@ -185,6 +232,20 @@ def add_routes(app: web.Application, backend: SeqrBackend) -> LiveExaminer:
         report = live.coverage_report(chosen)
         return web.json_response({**report.to_json(), "summary": report.summary()})
 
+    async def certification(backend: SeqrBackend, request: web.Request) -> web.Response:
+        rehearsal = live.rehearsal
+        if rehearsal is None:
+            return web.json_response({"profile": None, "tests": []})
+        live.catch_up()
+        tests, prerequisites = rehearsal.results()
+        return web.json_response(
+            {
+                "profile": rehearsal.profile.name,
+                "step": rehearsal.conductor.next_step(tests),
+                "tests": [{**r.to_json(), "graded": True} for r in tests + prerequisites],
+            }
+        )
+
     async def page(backend: SeqrBackend, request: web.Request) -> web.FileResponse:
         return web.FileResponse(
             PAGE, headers={"Content-Security-Policy": _CSP, "Cache-Control": "no-cache"}
@@ -196,6 +257,7 @@ def add_routes(app: web.Application, backend: SeqrBackend) -> LiveExaminer:
         [
             ("GET", "/conformance", conformance),
             ("GET", "/coverage", coverage),
+            ("GET", "/certification", certification),
             ("GET", "/examiner", page),
         ],
     )

@@ -38,6 +38,9 @@ from aiohttp import ClientSession, TCPConnector, web
 import emulator as emulator_package
 from emulator.server import ThreadedApp
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # its sibling, bench/plugin.py
+import plugin
+
 HERE = Path(__file__).resolve().parent
 SOAP_PATH = "/extclientproxy/service/v2"
 READY = re.compile(r"listening on (http://\S+)")
@@ -723,6 +726,10 @@ def main(argv: list[str] | None = None) -> int:
         hanging = min(HANGING, (enough_descriptors(3 * HANGING) - 200) // 2)
         stalled = isolation(receiver, hanging, 50 if args.tiny else 1000)
 
+    # The pytest plugin's cost to a merchant's suite, in fresh pytest processes (bench/plugin.py)
+    plugin_tests = 20 if args.tiny else 200
+    suite = plugin.measure(plugin_tests)
+
     ceiling = combined(m.probes)
     generator = "wrk" if shutil.which("wrk") else "aiohttp client"
     print(
@@ -796,6 +803,12 @@ def main(argv: list[str] | None = None) -> int:
         f"- the journal on vs off, in {rounds} turns each, median of the turns' ratios: "
         f"getPaymentStatus {journal_cost['poll']:.0%}, sendInvoice {journal_cost['send']:.0%}"
     )
+    print(
+        f"- pytest plugin: set-up and tear-down of seqr_emulator, median of {plugin_tests} "
+        f"tests: {suite['median_ms']:.2f} ms (without the fixture "
+        f"{suite['bare_median_ms']:.2f} ms); the suite {suite['suite_with_s']:.2f} s against "
+        f"{suite['suite_without_s']:.2f} s without the emulator"
+    )
     for note in m.notes:
         print(f"- note: {note}")
 
@@ -834,6 +847,11 @@ def main(argv: list[str] | None = None) -> int:
             "the journal on: >= 90% of getPaymentStatus and sendInvoice with it off",
             f"{journal_cost['poll']:.0%}, {journal_cost['send']:.0%}",
             min(journal_cost.values()) >= 0.90,
+        ),
+        Goal(
+            f"pytest plugin: set-up and tear-down < 5 ms (median of {plugin_tests} tests)",
+            f"{suite['median_ms']:.2f} ms",
+            suite["median_ms"] < 5,
         ),
         Goal(f"{count:,} invoices in < 300 MB RSS", f"{rss:.0f} MB", rss < 300),
         Goal(

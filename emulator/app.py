@@ -20,7 +20,16 @@ from datetime import datetime
 
 from aiohttp import web
 
-from emulator import app_api, control, dashboard, journal_api, qr, state_api, verification_api
+from emulator import (
+    app_api,
+    control,
+    dashboard,
+    examiner_api,
+    journal_api,
+    qr,
+    state_api,
+    verification_api,
+)
 from emulator.backend import SeqrBackend, StateFile, Store
 from emulator.clock import Clock
 from emulator.domain.model import AcknowledgmentMode
@@ -85,6 +94,7 @@ def create_app(
     state_api.add_routes(app, backend)
     notifier = app[NOTIFIER] = Notifier(backend, settings)
     dashboard.setup(app, backend, notifier.subscribe)
+    examiner_api.add_routes(app, backend)
     control.add_fallback(app)  # last: any other /_emulator/... path answers JSON
     app.cleanup_ctx.append(_deadline_sweeper(backend, OldObjects() if freeze_heap else None))
     app.cleanup_ctx.append(notifier.lifespan)

@@ -49,6 +49,7 @@ WIRING = (
     "emulator.app",
     "emulator.server",
     "emulator.cli",
+    "emulator.certify_cli",
     "emulator.pytest_plugin",
     "emulator.__main__",
     "emulator",

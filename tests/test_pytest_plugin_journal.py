@@ -113,7 +113,7 @@ def test_checkout(seqr_emulator, shop, endpoint):
         journal[-1]["seq"]]
     assert "request" not in seqr_emulator.journal(bodies=False)[0]
 
-def test_the_next_test_sees_an_empty_journal(seqr_emulator):
+def test_another_test_sees_none_of_it(seqr_emulator):
     assert seqr_emulator.journal() == []
 """
     )

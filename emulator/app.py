@@ -20,7 +20,16 @@ from datetime import datetime
 
 from aiohttp import web
 
-from emulator import app_api, control, dashboard, examiner_api, journal_api, qr, state_api
+from emulator import (
+    app_api,
+    control,
+    dashboard,
+    examiner_api,
+    journal_api,
+    qr,
+    state_api,
+    verification_api,
+)
 from emulator.backend import SeqrBackend, StateFile, Store
 from emulator.clock import Clock
 from emulator.domain.model import AcknowledgmentMode
@@ -81,6 +90,7 @@ def create_app(
     control.add_routes(app, backend, images, lifecycle)
     app_api.add_routes(app, backend)
     journal_api.add_routes(app, backend)
+    verification_api.add_routes(app, backend)
     state_api.add_routes(app, backend)
     notifier = app[NOTIFIER] = Notifier(backend, settings)
     dashboard.setup(app, backend, notifier.subscribe)

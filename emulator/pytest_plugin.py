@@ -10,7 +10,9 @@ suite only asks for the fixtures. `pytest --fixtures` shows each one's manual (i
 - `seqr_emulator`: the test's handle, an `EmulatorClient` scoped to a terminal that no other
   test uses (id and password of its own), so the test sees only its own invoices,
   notifications, journal, scenario and clock, whatever else runs in parallel. Its slate is
-  reset after the test.
+  reset after the test. Its journal helpers (`journal()`, `verify(steps)`, `assert_called`
+  and the other `assert_*`) read that terminal's journal only, so a test asserts on what
+  its own integration did.
 
 The examiner watches every test's traffic (`emulator.examiner`): `seqr_emulator.
 assert_conformant()` fails a test whose calls broke one of SEQR's documented rules, and
@@ -45,6 +47,8 @@ class SeqrEmulator(EmulatorClient):
 
     `context` is the SOAP `context` for this terminal (clientRequestTimeout 0, as SEQR's
     certification asks); `soap_url` and `wsdl_url` are where the code under test points.
+    The journal's twins and assertion helpers come from `EmulatorClient`, scoped to the
+    terminal.
     """
 
     def __init__(self, url: str, terminal: str, password: str, token: str | None) -> None:
@@ -247,6 +251,27 @@ def seqr_emulator(
     reservation timeouts, scenario timers and notification delays); `invoices()`,
     `notifications()` list only this terminal's. After the test its slate is reset; no other
     test's is touched. Async tests may use `apay` and `aadvance_clock`.
+
+    What the code under test did is in this terminal's journal: `journal()` lists its SOAP
+    calls and notification attempts, oldest first (`operation=`, `invoice=`, `kind=`,
+    `since=`, `until=`, `limit=`, `bodies=False`). Each helper below raises
+    `AssertionError` naming the entries it saw (operation, invoice, resultCode or outcome,
+    emulator time):
+
+    - `verify(["sendInvoice", {"operation": "getPaymentStatus", "atLeast": 1},
+      {"operation": "refundPayment", "times": 1}], invoice=ref)`: these steps, in this
+      order (`POST /_emulator/verify`; a step that is not met names the nearest calls and
+      how each differs)
+    - `assert_called("getPaymentStatus", times=None, invoice=ref, result_code=0)`: at least
+      once, or exactly `times`; `assert_called_once(...)`, `assert_not_called(...)`
+    - `assert_notified(ref, delivered=1)`: exactly one notification delivered
+    - `assert_polled_after_notification(ref, within=2.0)`: a getPaymentStatus within 2
+      seconds of emulator time after each delivered notification
+    - `assert_no_call_after_final_status(ref)`: no poll, update or cancel once a poll's
+      answer said PAID, CANCELED, FAILED or EXPIRED
+
+    The notification helpers wait up to `timeout=5.0` seconds for the attempts to be
+    journaled, since an attempt is written once the merchant's endpoint has answered.
     """
     worker = _worker_id(request.config)
     session = _session(request.config)

@@ -39,6 +39,9 @@ from aiohttp import ClientSession, TCPConnector, web
 import emulator as emulator_package
 from emulator.server import ThreadedApp
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # its sibling, bench/plugin.py
+import plugin
+
 HERE = Path(__file__).resolve().parent
 SOAP_PATH = "/extclientproxy/service/v2"
 READY = re.compile(r"listening on (http://\S+)")
@@ -672,6 +675,22 @@ def main(argv: list[str] | None = None) -> int:
                     f.rps / mem.rps for mem, f in zip(in_memory, in_file, strict=True)
                 )
 
+            # The journal is on by default; the same polls and sends on an emulator with it
+            # off, in turns, read as the median of the turns' ratios (on / off).
+            with emulator("--journal-size", "0") as bare:
+                unjournaled = field(http("POST", bare.soap_url, send_invoice()), "invoiceReference")
+                fill(bare, stored(server), c)
+                journal_ratios: dict[str, list[float]] = {"poll": [], "send": []}
+                for _ in range(rounds):
+                    for kind, on_body, off_body in (
+                        ("poll", payment_status(ref), payment_status(unjournaled)),
+                        ("send", send_invoice(), send_invoice()),
+                    ):
+                        on = run_load(server.soap_url, on_body, s / 2, c)
+                        off = run_load(bare.soap_url, off_body, s / 2, c)
+                        journal_ratios[kind].append(on.rps / off.rps)
+                journal_cost = {k: statistics.median(v) for k, v in journal_ratios.items()}
+
             big = field(
                 http("POST", server.soap_url, send_invoice("1000000000.00")), "invoiceReference"
             )
@@ -707,6 +726,10 @@ def main(argv: list[str] | None = None) -> int:
         # 1,000 attempts in flight take a descriptor each, on both sides of the loopback
         hanging = min(HANGING, (enough_descriptors(3 * HANGING) - 200) // 2)
         stalled = isolation(receiver, hanging, 50 if args.tiny else 1000)
+
+    # The pytest plugin's cost to a merchant's suite, in fresh pytest processes (bench/plugin.py)
+    plugin_tests = 20 if args.tiny else 200
+    suite = plugin.measure(plugin_tests)
 
     ceiling = combined(m.probes)
     generator = "wrk" if shutil.which("wrk") else "aiohttp client"
@@ -777,6 +800,16 @@ def main(argv: list[str] | None = None) -> int:
         f"none, same emulator: p50 {pct(stalled.alone, 0.5):.2f} ms, p99 {alone_p99:.2f} ms "
         f"({len(stalled.beside)} and {len(stalled.alone)} payments)"
     )
+    print(
+        f"- the journal on vs off, in {rounds} turns each, median of the turns' ratios: "
+        f"getPaymentStatus {journal_cost['poll']:.0%}, sendInvoice {journal_cost['send']:.0%}"
+    )
+    print(
+        f"- pytest plugin: set-up and tear-down of seqr_emulator, median of {plugin_tests} "
+        f"tests: {suite['median_ms']:.2f} ms (without the fixture "
+        f"{suite['bare_median_ms']:.2f} ms); the suite {suite['suite_with_s']:.2f} s against "
+        f"{suite['suite_without_s']:.2f} s without the emulator"
+    )
     for note in m.notes:
         print(f"- note: {note}")
 
@@ -810,6 +843,16 @@ def main(argv: list[str] | None = None) -> int:
             f"notification p99 with {stalled.hanging:,} attempts hanging: < 2x alone, or +2 ms",
             f"{beside_p99:.2f} vs {alone_p99:.2f} ms",
             beside_p99 <= max(2 * alone_p99, alone_p99 + 2),
+        ),
+        Goal(
+            "the journal on: >= 90% of getPaymentStatus and sendInvoice with it off",
+            f"{journal_cost['poll']:.0%}, {journal_cost['send']:.0%}",
+            min(journal_cost.values()) >= 0.90,
+        ),
+        Goal(
+            f"pytest plugin: set-up and tear-down < 5 ms (median of {plugin_tests} tests)",
+            f"{suite['median_ms']:.2f} ms",
+            suite["median_ms"] < 5,
         ),
         Goal(f"{count:,} invoices in < 300 MB RSS", f"{rss:.0f} MB", rss < 300),
         Goal(

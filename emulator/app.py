@@ -20,7 +20,17 @@ from datetime import datetime
 
 from aiohttp import hdrs, web
 
-from emulator import app_api, control, dashboard, guard, journal_api, qr, state_api
+from emulator import (
+    app_api,
+    control,
+    dashboard,
+    examiner_api,
+    guard,
+    journal_api,
+    qr,
+    state_api,
+    verification_api,
+)
 from emulator.backend import SeqrBackend, StateFile, Store
 from emulator.clock import Clock
 from emulator.domain.model import AcknowledgmentMode
@@ -86,10 +96,12 @@ def create_app(
     control.add_routes(app, backend, images, lifecycle)
     app_api.add_routes(app, backend)
     journal_api.add_routes(app, backend)
+    verification_api.add_routes(app, backend)
     state_api.add_routes(app, backend)
     room = guard.budget(settings)  # what the descriptor limit leaves; start_site logs a cut
     notifier = app[NOTIFIER] = Notifier(backend, settings, room.notifications)
     dashboard.setup(app, backend, notifier.subscribe)
+    examiner_api.add_routes(app, backend)
     control.add_fallback(app)  # last: any other /_emulator/... path answers JSON
     if heap is None and freeze_heap:
         heap = OldObjects()

@@ -14,7 +14,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from emulator import remote
+from emulator import certify_cli, remote
 from emulator.domain import services
 from emulator.scenario import loader as scenarios
 from emulator.scenario.model import ScenarioError
@@ -59,6 +59,7 @@ def _parser() -> argparse.ArgumentParser:
     listing.add_argument("--scenario-dir", metavar="DIR", help="another catalogue folder")
 
     remote.add_commands(commands)  # pay, cancel, ... against a running emulator
+    certify_cli.add_command(commands)  # the certification rehearsal
 
     published = commands.add_parser("wsdl", help="write the published WSDL documents")
     published.add_argument("--out", type=Path, default=Path("wsdl"), help="folder (default wsdl/)")
@@ -75,6 +76,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     if args.command == "scenarios":
         return list_scenarios(args.scenario_dir)
+    if args.command == "certify":
+        return certify_cli.run(args)
     if args.command in remote.COMMANDS:
         return remote.run(args)
     if args.command in ("export", "import"):

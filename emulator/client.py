@@ -7,6 +7,13 @@ one terminal (its invoices, scenario, clock and reset), as a CI job on a shared 
 wants; the pytest plugin's per-test handle is this class with a terminal of the test's own.
 Every method has the name of its route's action; a refusal raises `ControlError` with the
 emulator's status and message.
+
+The journal's twins read what the integration did: `journal()` lists the SOAP calls and
+notification attempts, `verify(steps)` asks `POST /_emulator/verify` whether they came in
+order, and the `assert_*` helpers check one thing each, raising `AssertionError` with the
+entries they saw (operation, invoice, resultCode or outcome, emulator time), so a failing
+test says what the merchant did instead. Their words come from `emulator.verification`, the
+same as the route's.
 """
 
 from __future__ import annotations
@@ -17,10 +24,15 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from datetime import datetime
 from typing import Any
 
+from emulator import verification
+from emulator.verification import Seen, expect
+
 SOAP_PATH = "/extclientproxy/service/v2"
+JOURNAL_PAGE = 1000  # the most entries one `GET /_emulator/journal` answers
 Json = dict[str, Any]
 TOKEN_VARIABLES = ("SEQR_EMULATOR_CONTROL_TOKEN", "SEQR_EMULATOR_TOKEN")
 """Where a client finds the control token: first the variable `serve --control-token` reads,
@@ -180,3 +192,141 @@ class EmulatorClient:
         path = f"/terminals/{self.terminal}/reset" if self.terminal else "/reset"
         result: Json = self.call("POST", path)
         return result
+
+    # --- the journal -----------------------------------------------------------------------
+
+    def journal(
+        self,
+        *,
+        operation: str | None = None,
+        invoice: str | None = None,
+        kind: str | None = None,
+        since: datetime | str | None = None,
+        until: datetime | str | None = None,
+        limit: int | None = None,
+        bodies: bool = True,
+    ) -> list[Json]:
+        """Journal entries (of the terminal), oldest first: all that match, or the newest
+        `limit`. `operation` is a SOAP operation or `notification`; `kind` is `call` or
+        `notification`; `since`/`until` are emulator time; `bodies=False` leaves the
+        request and answer text out."""
+        found: list[Json] = []
+        before = None
+        while limit is None or len(found) < limit:
+            page = min(JOURNAL_PAGE, limit - len(found)) if limit is not None else JOURNAL_PAGE
+            answer = self.call(
+                "GET",
+                "/journal",
+                terminal=self.terminal,
+                operation=operation,
+                invoice=invoice,
+                kind=kind,
+                since=since.isoformat() if isinstance(since, datetime) else since,
+                until=until.isoformat() if isinstance(until, datetime) else until,
+                before=before,
+                limit=page,
+                bodies="true" if bodies else "false",
+            )
+            found += answer["entries"]
+            before = answer["next"]
+            if before is None or not answer["entries"]:
+                break
+        found.reverse()
+        return found
+
+    def _seen(self, **query: Any) -> list[Seen]:
+        """The entries as `verification` reads them; with their bytes, so that a poll's line
+        says what status it answered."""
+        return [Seen.from_json(e) for e in self.journal(**query)]
+
+    def verify(
+        self,
+        steps: Sequence[str | Mapping[str, Any]],
+        *,
+        invoice: str | None = None,
+        check: bool = True,
+    ) -> Json:
+        """`POST /_emulator/verify`: do the journal's entries (of the terminal) come as the
+        steps say, in order? Each step is an operation's name (at least once) or an object:
+        `{"operation": "refundPayment", "times": 1}`, with `atLeast`/`atMost`, `invoice`,
+        `resultCode`, `outcome` (a notification's: delivered, failed, dropped) or `status`
+        (what a poll answered). `invoice` is every step's that names none. Raises
+        `AssertionError` with the emulator's words when they do not (unless `check=False`);
+        returns the answer."""
+        body: Json = {"steps": [s if isinstance(s, str) else dict(s) for s in steps]}
+        if invoice is not None:
+            body["invoice"] = invoice
+        if self.terminal is not None:
+            body["terminal"] = self.terminal
+        answer: Json = self.call("POST", "/verify", body)
+        if check and not answer["ok"]:
+            raise AssertionError(answer["message"])
+        return answer
+
+    def assert_called(
+        self,
+        operation: str,
+        times: int | None = None,
+        *,
+        invoice: str | None = None,
+        result_code: int | None = None,
+    ) -> None:
+        """The operation was called `times` times (at least once when not told), for the
+        invoice and with the resultCode when given; else `AssertionError` naming the nearest
+        calls seen."""
+        step = expect(operation, times=times, invoice=invoice, result_code=result_code)
+        self._check([step], self._seen())
+
+    def assert_called_once(
+        self, operation: str, *, invoice: str | None = None, result_code: int | None = None
+    ) -> None:
+        self.assert_called(operation, 1, invoice=invoice, result_code=result_code)
+
+    def assert_not_called(self, operation: str, *, invoice: str | None = None) -> None:
+        self.assert_called(operation, 0, invoice=invoice)
+
+    def assert_notified(self, invoice: str, delivered: int = 1, *, timeout: float = 5.0) -> None:
+        """Exactly `delivered` notifications of the invoice were delivered (answered 2xx).
+
+        An attempt is journaled once the merchant's endpoint has answered, which can be a
+        moment after the endpoint saw it: this waits up to `timeout` seconds for `delivered`
+        attempts of the invoice to be journaled (delivered or not) before it judges."""
+        seen = self._attempts(invoice, delivered, timeout)
+        step = expect("notification", times=delivered, invoice=invoice, notification="delivered")
+        self._check([step], seen)
+
+    def assert_polled_after_notification(
+        self, invoice: str, within: float = 2.0, *, timeout: float = 5.0
+    ) -> None:
+        """Each delivered notification of the invoice was followed, within `within` seconds of
+        emulator time (the terminal's clock, as the journal reads it), by a getPaymentStatus
+        for the invoice, as SEQR asks of a merchant. Waits up to `timeout` seconds for the
+        first attempt to be journaled (see `assert_notified`)."""
+        seen = self._attempts(invoice, 1, timeout)
+        problem = verification.polled_after_notification(seen, invoice, within)
+        if problem is not None:
+            raise AssertionError(problem)
+
+    def assert_no_call_after_final_status(self, invoice: str) -> None:
+        """Once a getPaymentStatus answer said the invoice was PAID, CANCELED, FAILED or
+        EXPIRED, no getPaymentStatus, updateInvoice or cancelInvoice about it followed."""
+        seen = self._seen(invoice=invoice, kind="call")
+        problem = verification.calls_after_final_status(seen, invoice)
+        if problem is not None:
+            raise AssertionError(problem)
+
+    def _attempts(self, invoice: str, count: int, timeout: float) -> list[Seen]:
+        """The terminal's entries once `count` attempts of the invoice are journaled, or once
+        `timeout` seconds have passed."""
+        deadline = time.monotonic() + timeout
+        while True:
+            seen = self._seen()
+            attempts = [s for s in seen if s.invoice == invoice and s.kind == "notification"]
+            if len(attempts) >= count or time.monotonic() > deadline:
+                return seen
+            time.sleep(0.02)
+
+    def _check(self, steps: list[verification.Expect], seen: list[Seen]) -> None:
+        verdict = verification.verify(seen, steps, self.terminal)
+        if not verdict.ok:
+            raise AssertionError(verdict.message())

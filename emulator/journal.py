@@ -42,6 +42,9 @@ DEFAULT_LIMIT = 1000
 PER_INVOICE_LIMIT = 16
 DEFAULT_SIZE = 10_000  # entries the request journal keeps (`Settings.journal_size`)
 BODY_LIMIT = 16 * 1024  # bytes of a request or an answer kept in an entry; the rest is cut
+# Bytes of requests and answers the journal holds in all: past it the oldest entries go, as
+# past its size, so 10,000 calls of the largest bodies cannot take 320 MB.
+BYTES_LIMIT = 64 * 1024 * 1024
 CALL = "call"
 NOTIFICATION = "notification"
 KINDS = (CALL, NOTIFICATION)
@@ -244,10 +247,12 @@ class Page:
 class Journal:
     """The request journal: bounded, oldest dropped first, safe to append from any thread."""
 
-    def __init__(self, limit: int, clock: Clock) -> None:
+    def __init__(self, limit: int, clock: Clock, byte_limit: int = BYTES_LIMIT) -> None:
         if limit < 0:
             raise ValueError("the journal's size cannot be negative")
         self.limit = limit
+        self.byte_limit = byte_limit
+        self._bytes = 0  # of the requests and answers held
         # now() = the clock's start + elapsed(): the instant that elapsed() counts from
         self._origin = clock.now() - timedelta(seconds=clock.elapsed())
         self._entries: deque[_Entry] = deque(maxlen=max(limit, 1))
@@ -262,18 +267,34 @@ class Journal:
 
     def call(self, facts: CallFacts) -> None:
         if self.limit:
+            entries = self._entries
+            if len(entries) == self.limit:  # the append drops the oldest, and its bytes
+                self._bytes -= _weight(entries[0])
             # one concatenation: `(seq, *facts)` builds a list first, then the tuple
-            self._entries.append((next(self._seq),) + facts)  # noqa: RUF005
+            entries.append((next(self._seq),) + facts)  # noqa: RUF005
+            self._bytes += len(facts[12]) + len(facts[14])
+            if self._bytes > self.byte_limit:
+                self._shed()
 
     def notification(self, attempt: Attempt) -> None:
         if self.limit:
-            self._entries.append((next(self._seq), attempt))
+            entries = self._entries
+            if len(entries) == self.limit:
+                self._bytes -= _weight(entries[0])
+            entries.append((next(self._seq), attempt))
+
+    def _shed(self) -> None:
+        """Drop the oldest entries until the bytes held are within the limit (the newest
+        stays, whatever its size: a body is at most 2 * BODY_LIMIT)."""
+        entries = self._entries
+        while self._bytes > self.byte_limit and len(entries) > 1:
+            self._bytes -= _weight(entries.popleft())
 
     def clear(self) -> None:
         """Forget everything, the counts too: after a reset the emulator starts afresh."""
         self._entries = deque(maxlen=max(self.limit, 1))
         self._seq = itertools.count(1)
-        self._top = self._forgotten = 0
+        self._top = self._forgotten = self._bytes = 0
 
     def forget(self, terminal: str, references: Iterable[str]) -> None:
         """Forget one terminal's entries: its calls, and the attempts for its invoices (the
@@ -289,6 +310,7 @@ class Journal:
             self._top = max(self._top, entries[-1][0])
         self._forgotten += len(entries) - len(kept)
         self._entries = deque(kept, maxlen=max(self.limit, 1))
+        self._bytes = sum(map(_weight, kept))
 
     # --- reading -------------------------------------------------------------------------------
 
@@ -398,6 +420,11 @@ class Journal:
             redact(answer) if bodies else b"",
             answer_size,
         )
+
+
+def _weight(entry: _Entry) -> int:
+    """The bytes an entry holds: a call's request and answer (an attempt holds none)."""
+    return 0 if len(entry) == 2 else len(entry[13]) + len(entry[15])
 
 
 def _owners(

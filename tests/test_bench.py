@@ -31,6 +31,10 @@ ROWS = [
     "attempts hanging: < 2x alone",
     "| goal | this run | met |",
     "within 10% of ~100",
+    "the journal on vs off",
+    "the journal on: >= 90%",
+    "pytest plugin: set-up and tear-down of seqr_emulator",
+    "pytest plugin: set-up and tear-down < 5 ms",
 ]
 
 
@@ -44,4 +48,6 @@ def test_tiny_benchmark_prints_every_row():
         assert row in out.stdout, f"missing {row!r} in:\n{out.stdout}"
     assert "errors or non-2xx" not in out.stdout, out.stdout
     assert "nan" not in out.stdout, out.stdout
+    goals = out.stdout.split("| goal | this run | met |")[1].strip().splitlines()[1:]
+    assert goals and all(g.endswith(("| yes |", "| no |")) for g in goals), goals
     assert "memory with 300 invoices" in out.stdout, "the store is filled to exactly --invoices"

@@ -26,7 +26,7 @@ from emulator.backend import SeqrBackend
 from emulator.dashboard import QUEUE_LIMIT, EventHub
 from emulator.settings import Settings
 from tests.merchant import Merchant
-from tests.shop import send
+from tests.shop import PASSWORD, send, status
 
 CHROMIUM = next(filter(None, map(shutil.which, ("chromium", "chromium-browser"))), None)
 CHROMEDRIVER = shutil.which("chromedriver")
@@ -289,3 +289,28 @@ async def test_a_page_that_falls_behind_is_told_to_resync():
     hub.leave(queue)
     hub.publish("notification", {})
     assert queue.empty()
+
+
+def test_the_journal_shows_every_call_as_a_whole_and_per_invoice(page, zeep_service, context):
+    ref = send(zeep_service, context, title="Order 2010")
+    status(zeep_service, context, ref)
+    page.get(page.current_url.split("#")[0] + "#/journal")
+    until(page, lambda d: "getPaymentStatus" in (text(d, "#journal-entries tbody") or ""))
+    rows = page.find_elements(By.CSS_SELECTOR, "#journal-entries tbody tr")
+    assert [r.get_attribute("data-seq") for r in rows] == ["2", "1"]  # newest first
+    whole = text(page, "#journal-entries") or ""
+    assert "sendInvoice" in whole and ref in whole and "resultCode 0" in whole
+    assert "2 matching" in (text(page, "#journal-counts") or "")
+    source = page.execute_script("return document.documentElement.outerHTML")
+    assert PASSWORD not in source
+    assert "<password>***</password>" in whole  # the request is shown, its password hidden
+    page.find_element(By.CSS_SELECTOR, "#journal-filter input[name=operation]").send_keys(
+        "sendInvoice"
+    )
+    click(page, "#journal-filter button")
+    until(page, lambda d: "getPaymentStatus" not in (text(d, "#journal-entries tbody") or ""))
+    open_invoice(page, ref)
+    until(page, lambda d: "sendInvoice" in (text(d, "#invoice-journal tbody") or ""))
+    mine = text(page, "#invoice-journal tbody") or ""
+    assert "getPaymentStatus" in mine and "<title>Order 2010</title>" in mine
+    assert PASSWORD not in (page.execute_script("return document.body.textContent") or "")

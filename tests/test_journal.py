@@ -332,3 +332,17 @@ def test_times_are_the_emulator_clocks():
     [record] = made.select(Query()).records
     assert record.at == clock.now() == datetime(2026, 3, 1, 12, 1, 30, tzinfo=UTC)
     assert made.select(Query(since=record.at, until=record.at)).records == [record]
+
+
+def test_the_journal_also_keeps_within_a_byte_limit_and_counts_what_it_dropped():
+    journal = Journal(100, Clock(), byte_limit=10_000)
+    body = b"<x>" + b"a" * 994 + b"</x>"  # 1,001 bytes
+    for _ in range(30):
+        journal.call((0.0, "/p", "sendInvoice", "t", None, None, 0, None, None, 200, None, 1.0,
+                      body, len(body), body, len(body)))  # fmt: skip
+    page = journal.select(Query(limit=1000))
+    assert (page.total, page.held, page.dropped) == (30, 4, 26)  # 4 * 2,002 bytes <= 10,000
+    assert [r.seq for r in page.records] == [30, 29, 28, 27]
+    journal.call((0.0, "/p", "x", "t", None, None, 0, None, None, 200, None, 1.0,
+                  b"", 0, b"", 0))  # fmt: skip
+    assert journal.select(Query()).held == 5  # an entry that holds nothing sheds none

@@ -102,8 +102,12 @@ def test_paying_the_newest_invoice_says_when_there_is_none(tmp_path: Path):
         assert json.loads(done.stdout)["status"] == "PAID"
 
 
-def test_the_plugin_example_is_a_test_that_passes(pytester: pytest.Pytester):
+def test_the_plugin_example_is_a_test_that_passes(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+):
     [example] = blocks("### The pytest plugin", "python")
+    # the inner process imports this tree's emulator (and its plugin), wherever it is installed
+    monkeypatch.setenv("PYTHONPATH", str(README.parent))
     pytester.makeini("[pytest]\nasyncio_default_fixture_loop_scope = function\n")
     pytester.makepyfile(test_checkout=example)
     pytester.runpytest_subprocess("-p", "no:cacheprovider").assert_outcomes(passed=1)

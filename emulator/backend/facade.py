@@ -112,6 +112,7 @@ class SeqrBackend:
         self._verb = _Verb(self)
         self._due_running = False
         self._make_store = store
+        self._before_terminal_reset: list[Callable[[str], None]] = []
         self.clocks = Clocks(self.clock)
         self.outbox = Outbox(self.clocks, settings.notification_journal_size, settings.journal_size)
         self.engine = Engine(seed=settings.seed)  # keeps its catalogue across resets
@@ -157,6 +158,8 @@ class SeqrBackend:
         nothing of anyone else's: a CI job's clean slate on an emulator shared by many. The
         terminal itself (its id, password, SEQR id) stays. Answers the references forgotten."""
         with self._verb:
+            for hook in self._before_terminal_reset:
+                hook(terminal_id)
             gone = self.store.drop_invoices_of(terminal_id)
             self.deadlines.drop(set(gone))
             self.engine.forget_terminal(terminal_id, gone)
@@ -169,6 +172,11 @@ class SeqrBackend:
 
     def subscribe(self, listener: Listener) -> None:
         self.outbox.subscribe(listener)
+
+    def before_terminal_reset(self, hook: Callable[[str], None]) -> None:
+        """Call `hook(terminal_id)` (under the lock) just before a terminal's slate is wiped,
+        so a reader of the journal, the examiner, takes in the entries about to be forgotten."""
+        self._before_terminal_reset.append(hook)
 
     def on_reset(self, hook: Callable[[], None]) -> None:
         """Call `hook` after every reset, so records kept beside the backend are forgotten too."""

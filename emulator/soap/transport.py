@@ -164,6 +164,8 @@ class SoapEndpoint:
             reply = SoapReply(500, fault_body(fault.code, fault.message))
         if journal is None:
             return reply
+        # What the journal costs (callgrind, instructions per call, journal on and off): a
+        # repeating poll 77.5k against 66.7k, a sendInvoice 337k against 326k.
         try:
             if step is None and answer is not None and read is not None:  # most calls
                 out, result = answer

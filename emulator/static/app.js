@@ -18,6 +18,9 @@ const state = {
   loading: null,
   session: null, // token of the service session shown
   sessionSeq: 0, // the latest session read; older answers are dropped
+  journal: false, // the whole journal is shown
+  journalSeq: 0, // the latest journal read; older answers are dropped
+  journalBefore: null, // the cursor of the next (older) page
 };
 // A service's code: `HTTP://SEQR.SE/000/<id>?…` in any SEQR scheme (seqr, seqr-debug).
 const SERVICE_CODE = /^[a-z][a-z-]*:(?:[a-z]+:)?\/\/seqr\.se(?::\d+)?\/000\/[^/?#]/i;
@@ -169,6 +172,17 @@ function openInvoice(reference) {
 }
 
 function route() {
+  state.journal = location.hash === "#/journal";
+  $("journal").hidden = !state.journal;
+  if (state.journal) {
+    state.open = null;
+    state.session = null;
+    showSession(null);
+    $("invoice").hidden = true;
+    $("detail-empty").hidden = true;
+    loadJournal(false);
+    return;
+  }
   const match = /^#\/(invoices|sessions)\/(.+)$/.exec(location.hash);
   const id = match ? decodeURIComponent(match[2]) : null;
   const reference = match && match[1] === "invoices" ? id : null;
@@ -189,6 +203,8 @@ async function loadDetail(reference) {
   try {
     const detail = await api(`/invoices/${encodeURIComponent(reference)}`);
     if (state.open === reference) showDetail(detail);
+    const page = await api(`/journal?invoice=${encodeURIComponent(reference)}&limit=200`);
+    if (state.open === reference) renderInvoiceJournal(page.entries);
   } catch (error) {
     if (state.open !== reference) return;
     showDetail(null);
@@ -375,6 +391,85 @@ function renderNotifications(attempts) {
   );
 }
 
+// --- the journal ---------------------------------------------------------------------------
+
+function entryCall(entry) {
+  if (entry.kind === "notification") return `notification (${entry.event}) to ${entry.url}`;
+  return entry.operation || "(unreadable request)";
+}
+
+function entryBytes(entry) {
+  if (entry.kind === "notification") {
+    return entry.error ? el("div", { className: "error small", text: entry.error }) : null;
+  }
+  const cut = (size, shown) => (size !== null && size > new TextEncoder().encode(shown).length ? " (cut)" : "");
+  return el(
+    "details",
+    {},
+    el("summary", { className: "small muted", text: "request and answer" }),
+    el("div", { className: "small muted", text: `request, ${entry.requestSize ?? "?"} bytes${cut(entry.requestSize, entry.request || "")}` }),
+    el("pre", { text: entry.request || "" }),
+    el("div", { className: "small muted", text: `answer, ${entry.answerSize} bytes, HTTP ${entry.httpStatus}` }),
+    el("pre", { text: entry.answer || "" }),
+  );
+}
+
+function journalRow(entry, whole) {
+  const bad = entry.kind === "call" ? entry.resultCode === null || entry.resultCode !== 0 : entry.notificationOutcome !== "delivered";
+  const took = entry.kind === "call" ? entry.durationMs : entry.latencyMs;
+  return el(
+    "tr",
+    { className: bad ? "fault" : "", dataset: { seq: entry.seq, kind: entry.kind } },
+    el("td", { className: "num", text: entry.seq }),
+    el("td", { className: "small", text: when(entry.at, true) }),
+    el("td", {}, el("div", { className: "mono small wrap", text: entryCall(entry) }), entryBytes(entry)),
+    whole ? el("td", { className: "mono small", text: entry.terminal || "—" }) : null,
+    whole ? el("td", { className: "mono small", text: entry.invoice || "—" }) : null,
+    el("td", { text: entry.outcome }),
+    el("td", { className: "num", text: took === null || took === undefined ? "—" : `${took} ms` }),
+  );
+}
+
+function renderInvoiceJournal(entries) {
+  const body = $("invoice-journal").querySelector("tbody");
+  body.replaceChildren(
+    ...(entries.length
+      ? entries.map((entry) => journalRow(entry, false))
+      : [el("tr", {}, el("td", { colspan: 5, className: "muted", text: "No call journaled for this invoice." }))]),
+  );
+}
+
+async function loadJournal(older) {
+  const seq = ++state.journalSeq;
+  const query = new URLSearchParams({ limit: "100" });
+  for (const [name, value] of new FormData($("journal-filter"))) {
+    if (String(value).trim()) query.set(name, String(value).trim());
+  }
+  if (older && state.journalBefore !== null) query.set("before", state.journalBefore);
+  let page;
+  try {
+    page = await api(`/journal?${query}`);
+  } catch (error) {
+    if (seq === state.journalSeq) setText("journal-counts", error.message);
+    return;
+  }
+  if (seq !== state.journalSeq || !state.journal) return;
+  const body = $("journal-entries").querySelector("tbody");
+  const rows = page.entries.map((entry) => journalRow(entry, true));
+  if (older) body.append(...rows);
+  else {
+    body.replaceChildren(
+      ...(rows.length ? rows : [el("tr", {}, el("td", { colspan: 7, className: "muted", text: "Nothing journaled yet." }))]),
+    );
+  }
+  state.journalBefore = page.next;
+  $("journal-older").hidden = page.next === null;
+  setText(
+    "journal-counts",
+    `${page.matched} matching · ${page.held} held of ${page.size} · ${page.total} recorded · ${page.dropped} dropped`,
+  );
+}
+
 // --- the phone's buttons and the scan box ----------------------------------------------------
 
 async function act(action) {
@@ -557,15 +652,18 @@ function listen() {
     upsertSummary(invoice);
     if (invoice.reference === state.open) loadDetail(invoice.reference);
     if (state.session) loadSession(state.session); // a tied invoice arrives or changes
+    if (state.journal) loadJournal(false);
   });
   source.addEventListener("notification", (event) => {
     const attempt = JSON.parse(event.data);
     if (attempt.invoiceReference === state.open) loadDetail(state.open);
+    if (state.journal) loadJournal(false);
   });
   for (const kind of ["reset", "resync"]) {
     source.addEventListener(kind, () => {
       loadList().catch(() => {});
       if (state.session) loadSession(state.session);
+      if (state.journal) loadJournal(false);
     });
   }
   source.onerror = () => {
@@ -583,6 +681,11 @@ function start() {
   }
   $("svc-wizard-cancel").addEventListener("click", wizardCancel);
   $("scan-form").addEventListener("submit", scanned);
+  $("journal-filter").addEventListener("submit", (event) => {
+    event.preventDefault();
+    loadJournal(false);
+  });
+  $("journal-older").addEventListener("click", () => loadJournal(true));
   window.addEventListener("hashchange", route);
   route();
   listen();

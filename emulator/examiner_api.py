@@ -1,0 +1,264 @@
+"""`/_emulator/conformance`, `/_emulator/coverage` and the examiner's page: the examiner
+over the live journal, in every mode the emulator runs in.
+
+`LiveExaminer` feeds the grading modules of `emulator.examiner` as the journal grows: on
+every read, and every half second in the background so that a busy emulator's bounded
+journal never drops an entry before it was read. It also hears the backend's invoice events
+(states reached, scenarios used) for the coverage, which keeps its counts after a terminal's
+reset, so a test session's summary still knows what its finished tests did. A global reset
+starts it afresh, as it does the journal.
+
+Routes (JSON, thin):
+
+- `GET /_emulator/conformance` (`?terminal=ID`; `?settled=true` once the merchant is done,
+  so a notification nobody polled counts at once; `?closing=true` when the shop closes,
+  which also judges markTransactionPeriod): the rules, then the violations, each with its
+  rule, severity, source, message and the journal entries it rests on; `conformant` is
+  false when one of them is an error or a warning.
+- `GET /_emulator/coverage` (`?terminal=ID`, repeated, or `?prefix=P`): the behaviours
+  exercised and the ones never seen, the result codes by operation, the scenarios used.
+- `GET /_emulator/certification`: a certification rehearsal's tests as graded so far and
+  the step the integrator is at (`profile` null outside `seqr-emulator certify`).
+- `GET /_emulator/examiner`: the page showing all three, linked from the dashboard.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import threading
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+
+from emulator.backend import Event, SeqrBackend
+from emulator.control import BadRequest, add_json_routes
+from emulator.examiner import rules
+from emulator.examiner.certify import Conductor, Profile, Result, grade
+from emulator.examiner.coverage import Coverage, Report
+from emulator.examiner.facts import Fact, read_all
+from emulator.examiner.monitor import Monitor, Violation
+
+log = logging.getLogger(__name__)
+
+CATCH_UP_SECONDS = 0.5
+PAGE = Path(__file__).parent / "static" / "examiner.html"
+_CSP = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; "
+    "base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+)
+
+
+class Rehearsal:
+    """A certification run on this emulator: every fact of the run kept for the graders, and
+    SEQR's side played as the `Conductor` says (the paying customer is the catalogue's
+    `pay-after-polls` scenario, switched on and off for the invoices issued next; the
+    30-second wait is a jump of the clock)."""
+
+    PAYING = {"steps": "pay-after-polls", "all": "pay"}
+
+    def __init__(self, backend: SeqrBackend, profile: Profile) -> None:
+        self.backend = backend
+        self.profile = profile
+        self.conductor = Conductor(profile)
+        self.facts: list[Fact] = []
+        self._paying = backend.scenario_named(self.PAYING[profile.pays])
+        backend.set_scenario(self._paying)
+        backend.subscribe(self.on_event)
+
+    def on_event(self, event: Event) -> None:
+        found = event.invoice
+        history = found.history[-1].event if found.history else None
+        for action, value in self.conductor.on_event(event.kind, history):
+            if action == "pay":
+                self.backend.engine.use(self._paying if value else None)
+            elif action == "advance":
+                self.backend.clock.advance(value)
+
+    def results(self) -> tuple[list[Result], list[Result]]:
+        return grade(self.profile, self.facts)
+
+    def step(self) -> str:
+        return self.conductor.next_step(self.results()[0])
+
+
+class LiveExaminer:
+    """The monitor and the coverage of one backend, kept up with its journal."""
+
+    def __init__(self, backend: SeqrBackend) -> None:
+        self.backend = backend
+        self._lock = threading.Lock()
+        self._generation = 0
+        self.monitor = Monitor()
+        self.coverage = Coverage()
+        self.rehearsal: Rehearsal | None = None
+        backend.subscribe(self.on_event)
+        backend.on_reset(self.reset)
+        backend.before_terminal_reset(lambda terminal: self.catch_up())
+
+    def reset(self) -> None:
+        with self._lock:
+            self._generation += 1
+            self.monitor = Monitor()
+            self.coverage = Coverage()
+
+    def catch_up(self) -> None:
+        """Read the journal's new entries. They are fetched outside this object's lock: the
+        journal takes the backend's lock, which `on_event` already holds when it takes ours."""
+        with self._lock:
+            generation, after = self._generation, self.monitor.last_seq
+        records = self.backend.journal_records(after)
+        if not records:
+            return
+        facts = read_all(records)
+        with self._lock:
+            if generation != self._generation:  # a reset came between: those were the old
+                return
+            fresh = [f for f in facts if f.seq > self.monitor.last_seq]
+            self.monitor.feed(fresh)
+            self.coverage.feed(fresh)
+            if self.rehearsal is not None:
+                self.rehearsal.facts.extend(fresh)
+
+    def rehearse(self, profile: Profile) -> Rehearsal:
+        """Start a certification run of `profile`: from now on SEQR's side is played."""
+        self.rehearsal = Rehearsal(self.backend, profile)
+        return self.rehearsal
+
+    def on_event(self, event: Event) -> None:
+        """An invoice changed (under the backend's lock): what state it reached, and under
+        which scenario."""
+        found = event.invoice
+        history = found.history[-1].event if found.history else None
+        progress = self.backend.engine.progress(found.reference)
+        scenario = None if progress is None else str(progress["name"])
+        with self._lock:
+            self.coverage.event(found.terminal_id, event.kind, history, scenario)
+
+    def violations(
+        self, terminal: str | None, *, settled: bool = False, closing: bool = False
+    ) -> list[Violation]:
+        self.catch_up()
+        if terminal is None:
+            now = self.backend.clock.now()
+        else:
+            now = self.backend.terminal_clock(terminal).now()
+        with self._lock:
+            return self.monitor.violations(terminal, now=now, settled=settled, closing=closing)
+
+    def coverage_report(self, chosen: Callable[[str], bool] | None) -> Report:
+        self.catch_up()
+        with self._lock:
+            return self.coverage.report(chosen)
+
+    def lifespan(self) -> Callable[[web.Application], AsyncIterator[None]]:
+        async def keep_up() -> None:
+            while True:
+                await asyncio.sleep(CATCH_UP_SECONDS)
+                try:
+                    self.catch_up()
+                except Exception:  # keep reading; a grading bug must not stop the emulator
+                    log.exception("the examiner could not read the journal")
+
+        async def lifespan(app: web.Application) -> AsyncIterator[None]:
+            task = asyncio.create_task(keep_up())
+            yield
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+        return lifespan
+
+
+EXAMINER = web.AppKey("examiner", LiveExaminer)  # what `certify` reaches the examiner by
+
+
+def rule_view(rule: rules.Rule) -> dict[str, Any]:
+    return {
+        "id": rule.id,
+        "severity": rule.severity.value,
+        "title": rule.title,
+        "source": str(rule.source),
+        "atClose": rule.at_close,
+    }
+
+
+def conformance_view(violations: list[Violation], terminal: str | None) -> dict[str, Any]:
+    failing = [v for v in violations if v.rule.severity in rules.FAILING]
+    per_terminal: dict[str, int] = {}
+    for violation in violations:
+        per_terminal[violation.terminal] = per_terminal.get(violation.terminal, 0) + 1
+    return {
+        "terminal": terminal,
+        "conformant": not failing,
+        "failing": len(failing),
+        "terminals": per_terminal,
+        "violations": [v.to_json() for v in violations],
+        "rules": [rule_view(r) for r in rules.RULES],
+    }
+
+
+def _flag(request: web.Request, name: str) -> bool:
+    raw = request.query.get(name, "false").lower()
+    if raw not in ("true", "false", "1", "0"):
+        raise BadRequest(f"{name} must be true or false")
+    return raw in ("true", "1")
+
+
+def add_routes(app: web.Application, backend: SeqrBackend) -> LiveExaminer:
+    """The examiner's routes and its background reader, on `app`."""
+    live = app[EXAMINER] = LiveExaminer(backend)
+    app.cleanup_ctx.append(live.lifespan())
+
+    async def conformance(backend: SeqrBackend, request: web.Request) -> web.Response:
+        terminal = request.query.get("terminal") or None
+        found = live.violations(
+            terminal, settled=_flag(request, "settled"), closing=_flag(request, "closing")
+        )
+        return web.json_response(conformance_view(found, terminal))
+
+    async def coverage(backend: SeqrBackend, request: web.Request) -> web.Response:
+        named = set(request.query.getall("terminal", []))
+        prefix = request.query.get("prefix") or None
+        chosen: Callable[[str], bool] | None = None
+        if named or prefix:
+
+            def chosen(terminal: str) -> bool:
+                return terminal in named or (prefix is not None and terminal.startswith(prefix))
+
+        report = live.coverage_report(chosen)
+        return web.json_response({**report.to_json(), "summary": report.summary()})
+
+    async def certification(backend: SeqrBackend, request: web.Request) -> web.Response:
+        rehearsal = live.rehearsal
+        if rehearsal is None:
+            return web.json_response({"profile": None, "tests": []})
+        live.catch_up()
+        tests, prerequisites = rehearsal.results()
+        return web.json_response(
+            {
+                "profile": rehearsal.profile.name,
+                "step": rehearsal.conductor.next_step(tests),
+                "tests": [{**r.to_json(), "graded": True} for r in tests + prerequisites],
+            }
+        )
+
+    async def page(backend: SeqrBackend, request: web.Request) -> web.FileResponse:
+        return web.FileResponse(
+            PAGE, headers={"Content-Security-Policy": _CSP, "Cache-Control": "no-cache"}
+        )
+
+    add_json_routes(
+        app,
+        backend,
+        [
+            ("GET", "/conformance", conformance),
+            ("GET", "/coverage", coverage),
+            ("GET", "/certification", certification),
+            ("GET", "/examiner", page),
+        ],
+    )
+    return live

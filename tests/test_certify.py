@@ -1,0 +1,195 @@
+"""`seqr-emulator certify`: scripted merchants (`tests/certify_merchants.py`) run as the
+merchant's own command, against a real emulator that plays SEQR's side; the reports say
+which tests and rules each passed or broke, naming the offending requests."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from lxml import etree
+
+from emulator.cli import main
+
+ROOT = Path(__file__).resolve().parent.parent
+FIRST = "20260101347720701"  # the first invoice reference with --seed 7
+POLL = "getPaymentStatus"
+
+# The shape CI servers read (the Jenkins/Ant JUnit format), restated as a schema here: a
+# testsuites root of testsuite elements of testcase elements, each case named, with at most
+# one failure, error or skipped child, and integer counts.
+JUNIT_XSD = b"""<?xml version="1.0"?>
+<xs:schema xmlns:xs="http://www.w3.org/2001/XMLSchema">
+  <xs:element name="testsuites">
+    <xs:complexType>
+      <xs:sequence><xs:element ref="testsuite" maxOccurs="unbounded"/></xs:sequence>
+      <xs:attribute name="name" type="xs:string"/>
+      <xs:attribute name="tests" type="xs:nonNegativeInteger"/>
+      <xs:attribute name="failures" type="xs:nonNegativeInteger"/>
+      <xs:attribute name="errors" type="xs:nonNegativeInteger"/>
+    </xs:complexType>
+  </xs:element>
+  <xs:element name="testsuite">
+    <xs:complexType>
+      <xs:sequence><xs:element ref="testcase" minOccurs="0" maxOccurs="unbounded"/></xs:sequence>
+      <xs:attribute name="name" type="xs:string" use="required"/>
+      <xs:attribute name="tests" type="xs:nonNegativeInteger" use="required"/>
+      <xs:attribute name="failures" type="xs:nonNegativeInteger"/>
+      <xs:attribute name="errors" type="xs:nonNegativeInteger"/>
+      <xs:attribute name="skipped" type="xs:nonNegativeInteger"/>
+    </xs:complexType>
+  </xs:element>
+  <xs:element name="testcase">
+    <xs:complexType>
+      <xs:sequence>
+        <xs:choice minOccurs="0">
+          <xs:element name="failure" type="outcome"/>
+          <xs:element name="error" type="outcome"/>
+          <xs:element name="skipped" type="outcome"/>
+        </xs:choice>
+        <xs:element name="system-out" type="xs:string" minOccurs="0"/>
+        <xs:element name="system-err" type="xs:string" minOccurs="0"/>
+      </xs:sequence>
+      <xs:attribute name="name" type="xs:string" use="required"/>
+      <xs:attribute name="classname" type="xs:string" use="required"/>
+      <xs:attribute name="time" type="xs:decimal"/>
+    </xs:complexType>
+  </xs:element>
+  <xs:complexType name="outcome">
+    <xs:simpleContent>
+      <xs:extension base="xs:string">
+        <xs:attribute name="message" type="xs:string"/>
+        <xs:attribute name="type" type="xs:string"/>
+      </xs:extension>
+    </xs:simpleContent>
+  </xs:complexType>
+</xs:schema>
+"""
+
+
+def certify(
+    tmp_path: Path, profile: str, variant: str | None = None, *extra: str
+) -> tuple[int, dict[str, Any], Path]:
+    folder = tmp_path / (variant or profile)
+    merchant = [sys.executable, "-m", "tests.certify_merchants", profile]
+    if variant:
+        merchant += ["--variant", variant]
+    status = main(
+        ["certify", "--profile", profile, "--port", "0", "--seed", "7",
+         "--report-dir", str(folder), *extra, "--", *merchant]
+    )  # fmt: skip
+    return status, json.loads((folder / "certification.json").read_text()), folder
+
+
+def failed(report: dict[str, Any]) -> dict[str, str]:
+    """test id -> why, for the tests and prerequisites that failed."""
+    return {t["id"]: t["why"] for t in report["tests"] + report["prerequisites"] if not t["passed"]}
+
+
+def rules(report: dict[str, Any]) -> dict[str, list[str]]:
+    """rule id -> the requests its violations name, as `#seq operation`."""
+    found: dict[str, list[str]] = {}
+    for v in report["conformance"]:
+        found.setdefault(v["rule"], []).extend(
+            f"#{e['seq']} {e['operation']}" for e in v["evidence"]
+        )
+    return found
+
+
+@pytest.fixture(autouse=True)
+def _merchants_importable(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(ROOT)  # `python -m tests.certify_merchants` finds this checkout
+
+
+@pytest.mark.parametrize(("profile", "count"), [("webshop", 6), ("pos", 9), ("app", 2),
+                                                ("service", 3)])  # fmt: skip
+def test_a_merchant_following_the_procedure_passes_every_test(
+    tmp_path: Path, profile: str, count: int, capsys: pytest.CaptureFixture[str]
+) -> None:
+    status, report, _ = certify(tmp_path, profile)
+    assert (status, failed(report), report["conformance"]) == (0, {}, [])
+    assert len(report["tests"]) == count and report["passed"] is True
+    for test in report["tests"]:
+        assert set(test) >= {"id", "name", "passed", "source", "evidence"}
+        assert test["source"].startswith("SEQR ") and test["evidence"]
+    out = capsys.readouterr().out
+    assert out.count("PASS ") == count + len(report["prerequisites"])
+    assert out.rstrip().endswith("certification rehearsal passed")
+
+
+@pytest.mark.parametrize(
+    ("variant", "tests", "broken"),
+    [
+        ("skip-receipt", {"webshop-3": "no submitPaymentReceipt"}, {}),
+        (
+            "timeout-30",
+            {"prerequisite-timeout": f"#1 sendInvoice {FIRST} sent clientRequestTimeout 30"},
+            {"request-timeout-zero": ["#1 sendInvoice", "#17 markTransactionPeriod"]},
+        ),
+        (
+            "never-ack",
+            {"webshop-5": "no refundPayment"},
+            {"poll-after-notification": ["#14 notification"]},
+        ),
+        ("poll-after-paid", {}, {"poll-stops-at-final": [f"#5 {POLL}", f"#7 {POLL}"]}),
+        ("over-refund", {}, {"refund-within-paid": ["#17 refundPayment"]}),
+    ],
+)  # fmt: skip
+def test_a_variant_fails_exactly_what_it_breaks(
+    tmp_path: Path, variant: str, tests: dict[str, str], broken: dict[str, list[str]]
+) -> None:
+    status, report, _ = certify(tmp_path, "webshop", variant)
+    assert status == 1 and report["passed"] is False
+    assert failed(report) == tests
+    assert rules(report) == broken
+
+
+def test_a_point_of_sale_that_used_its_terminal_before_registering(tmp_path: Path) -> None:
+    """The till must be deregistered before the run: here the webshop's script (an old
+    terminal id, no registerTerminal) is graded as a point of sale."""
+    status, report, _ = certify(tmp_path, "pos", None)
+    assert status == 0
+    status, report, _ = certify(tmp_path / "webshop-as-pos", "webshop", None, "--profile", "pos")
+    assert status == 1
+    why = failed(report)
+    assert why["prerequisite-deregistered"] == "the run never registered its terminal"
+    assert why["pos-1"] == "no registerTerminal as RESELLERUSER answered 0"
+
+
+def test_two_runs_with_a_seed_write_the_same_reports(tmp_path: Path) -> None:
+    _, _, first = certify(tmp_path / "a", "webshop", "skip-receipt")
+    _, _, second = certify(tmp_path / "b", "webshop", "skip-receipt")
+    for name in ("certification.json", "certification.xml", "certification.html"):
+        assert (first / name).read_bytes() == (second / name).read_bytes(), name
+
+
+def test_the_junit_report_validates_and_names_each_failure(tmp_path: Path) -> None:
+    _, _, folder = certify(tmp_path, "webshop", "skip-receipt")
+    document = etree.parse(str(folder / "certification.xml"))
+    schema = etree.XMLSchema(etree.fromstring(JUNIT_XSD))
+    assert schema.validate(document), schema.error_log
+    cases = document.findall(".//testcase")
+    assert len(cases) == 8
+    [failure] = document.findall(".//failure")
+    assert failure.get("message") == "no submitPaymentReceipt"
+    assert document.getroot().get("failures") == "1"
+
+
+def test_a_baseline_shows_how_the_traffic_drifted(tmp_path: Path) -> None:
+    _, passing, folder = certify(tmp_path / "good", "webshop")
+    _, report, _ = certify(
+        tmp_path / "bad",
+        "webshop",
+        "skip-receipt",
+        "--baseline",
+        str(folder / "certification.json"),
+    )
+    assert passing["passed"] is True
+    assert report["drift"] == {
+        "added": [],
+        "dropped": ["submitPaymentReceipt -> 0"],
+        "changed": [],
+    }

@@ -7,7 +7,8 @@ travels in SOAP contexts, a registerTerminal body, a wrong-password call, XML th
 close, an unknown operation, a body past `--max-body-bytes` (413), bodies the gate refuses
 (415, 421) and requests the HTTP parser cannot read (400). Then every GET route of the
 control API is read (the route table is walked, so a new route is read too), with the
-dashboard's page, its event stream and the request journal with bodies. The one route that
+dashboard's page, its event stream, the request journal with bodies and a verification's
+answer (`POST /_emulator/verify`, which names the entries it saw). The one route that
 hands passwords out when asked, `GET /_emulator/state?passwords=true`, is read last: it must
 hold the password, which shows that the emulator did keep it and that the search would
 have found it anywhere else.
@@ -204,6 +205,9 @@ def assert_nowhere(base: str, port: int) -> dict[str, str]:
     assert len(journal["entries"]) >= 10
     assert any("<password>***</password>" in json.dumps(e) for e in journal["entries"])
     assert SECRET.encode() not in dashboard_events(port, base)
+    asked = {"terminal": TERMINAL, "steps": ["sendInvoice", "refundPayment"]}  # a miss, named
+    code, verdict = post(base, "/_emulator/verify", json.dumps(asked).encode(), "application/json")
+    assert code == 200 and b"refundPayment" in verdict and SECRET.encode() not in verdict
     # The canary: asked for them, the state hands the passwords out, so the emulator kept
     # this one and every search above would have found it.
     code, state = get(base, "/_emulator/state?passwords=true")

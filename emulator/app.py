@@ -18,13 +18,14 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import replace
 from datetime import datetime
 
-from aiohttp import web
+from aiohttp import hdrs, web
 
 from emulator import (
     app_api,
     control,
     dashboard,
     examiner_api,
+    guard,
     journal_api,
     qr,
     state_api,
@@ -63,25 +64,30 @@ def create_app(
     backend: SeqrBackend | None = None,
     *,
     freeze_heap: bool = False,
+    heap: OldObjects | None = None,
 ) -> web.Application:
     """A new emulator: its own backend unless one is given, so many can share a process.
 
-    `freeze_heap` keeps the stored state out of the garbage collector's walks
-    (`heap.OldObjects`); that is a process-wide act, so only a process that serves one
-    emulator (`seqr-emulator serve`) asks for it.
+    `freeze_heap` keeps the stored state out of the garbage collector's walks and gives
+    memory back after a reset (`heap.OldObjects`); those are process-wide acts, so only a
+    process that serves one emulator (`seqr-emulator serve`) asks for them. `heap` is that
+    keeper given whole (a test's, whose acts are counted instead of done).
     """
     settings = settings or Settings()
+    guard.exposure(settings)  # a SettingsError when the control API would be open unasked
     own_backend = backend is None
     backend = backend or SeqrBackend(settings, make_clock(settings), store=make_store(settings))
     load_scenarios(backend, settings)
     app = web.Application(client_max_size=settings.max_body_bytes)
     app[SETTINGS] = settings
     app[BACKEND] = backend
+    gate = app[guard.GATE] = guard.Gate(settings)  # before the routes that ask it
     endpoint = app[SOAP] = SoapEndpoint(backend)
+    backend.on_reset(endpoint.forget)
     for path in settings.soap_paths:
         strict_till = settings.cashregister_requires_ack and path == settings.cashregister_path
-        app.router.add_route("GET", path, serve_wsdl)
-        app.router.add_route("POST", path, soap_route(endpoint, settings, strict_till, path))
+        app.router.add_route("GET", path, wsdl_route(gate))
+        app.router.add_route("POST", path, soap_route(endpoint, settings, strict_till, gate, path))
     images = app[IMAGES] = qr.Images()
     backend.on_reset(images.clear)
     lifecycle = control.Lifecycle()
@@ -92,11 +98,14 @@ def create_app(
     journal_api.add_routes(app, backend)
     verification_api.add_routes(app, backend)
     state_api.add_routes(app, backend)
-    notifier = app[NOTIFIER] = Notifier(backend, settings)
+    room = guard.budget(settings)  # what the descriptor limit leaves; start_site logs a cut
+    notifier = app[NOTIFIER] = Notifier(backend, settings, room.notifications)
     dashboard.setup(app, backend, notifier.subscribe)
     examiner_api.add_routes(app, backend)
     control.add_fallback(app)  # last: any other /_emulator/... path answers JSON
-    app.cleanup_ctx.append(_deadline_sweeper(backend, OldObjects() if freeze_heap else None))
+    if heap is None and freeze_heap:
+        heap = OldObjects()
+    app.cleanup_ctx.append(_deadline_sweeper(backend, heap))
     app.cleanup_ctx.append(notifier.lifespan)
     if own_backend:
         app.on_cleanup.append(_closer(backend))
@@ -129,6 +138,14 @@ def _base_url(request: web.Request) -> str:
     return f"{request.scheme}://{request.host}{request.path}"
 
 
+def wsdl_route(gate: guard.Gate) -> Callable[[web.Request], Awaitable[web.Response]]:
+    async def wsdl_or_refusal(request: web.Request) -> web.Response:
+        refused = gate.page(request)
+        return refused if refused is not None else await serve_wsdl(request)
+
+    return wsdl_or_refusal
+
+
 async def serve_wsdl(request: web.Request) -> web.Response:
     """`<path>?wsdl` is the binding and service; `?wsdl=<types document>` the schema."""
     query = {k.lower(): v for k, v in request.query.items()}
@@ -144,13 +161,26 @@ async def serve_wsdl(request: web.Request) -> web.Response:
 
 
 def soap_route(
-    endpoint: SoapEndpoint, settings: Settings, strict_till: bool, path: str = ""
+    endpoint: SoapEndpoint,
+    settings: Settings,
+    strict_till: bool,
+    gate: guard.Gate,
+    path: str = "",
 ) -> Callable[[web.Request], Awaitable[web.Response]]:
     """The POST handler of one SOAP path; what it knows of the path is settled here, once."""
     info = replace(_CASHREGISTER if strict_till else _WEBSHOP, path=path)
     too_large = f"request body larger than {settings.max_body_bytes} bytes"
+    hosts, kinds = gate.good_hosts, gate.good_soap_types  # grown by `gate.soap`, never shrunk
+    host, kind, origin = hdrs.HOST, hdrs.CONTENT_TYPE, hdrs.ORIGIN
 
     async def serve_soap(request: web.Request) -> web.Response:
+        # The gate (Host, Origin, a browser form's type), before the body is read; inline,
+        # plain header lookups for a call whose headers passed before (see `guard.Gate`).
+        headers = request.headers
+        if headers.get(host) not in hosts or headers.get(kind) not in kinds or origin in headers:
+            refused = gate.soap(request)
+            if refused is not None:
+                return refused
         try:
             body = await request.read()
         except web.HTTPRequestEntityTooLarge:
@@ -201,9 +231,12 @@ def _deadline_sweeper(
     backend: SeqrBackend, old_objects: OldObjects | None
 ) -> Callable[[web.Application], AsyncIterator[None]]:
     """Applies due deadlines even when nobody calls, so listeners hear of reversals; with
-    `old_objects`, it also keeps the stored state out of the garbage collector's way."""
+    `old_objects`, it also keeps the stored state out of the garbage collector's way, and
+    gives memory back after a reset (`heap.OldObjects.release`), here rather than in the
+    reset's request: its answer is not kept waiting, and a burst of resets releases once."""
     if old_objects is not None:
         backend.subscribe(old_objects.changed)
+        backend.on_reset(old_objects.dropped)
 
     async def sweep() -> None:
         ticks = 0
@@ -214,7 +247,14 @@ def _deadline_sweeper(
             except Exception:  # keep sweeping; a bug here must not stop time
                 log.exception("deadline sweep failed")
             ticks += 1
-            if old_objects is not None and ticks % FREEZE_EVERY == 0:
+            if old_objects is None:
+                continue
+            if old_objects.release():  # a reset since the last turn
+                try:
+                    await asyncio.to_thread(old_objects.trim)
+                except Exception:  # memory not given back is no reason to stop time
+                    log.exception("returning memory after a reset failed")
+            elif ticks % FREEZE_EVERY == 0:
                 old_objects.settle()
 
     async def lifespan(app: web.Application) -> AsyncIterator[None]:

@@ -19,6 +19,7 @@ same as the route's.
 from __future__ import annotations
 
 import json
+import os
 import time
 import urllib.error
 import urllib.parse
@@ -33,6 +34,18 @@ from emulator.verification import Seen, expect
 SOAP_PATH = "/extclientproxy/service/v2"
 JOURNAL_PAGE = 1000  # the most entries one `GET /_emulator/journal` answers
 Json = dict[str, Any]
+TOKEN_VARIABLES = ("SEQR_EMULATOR_CONTROL_TOKEN", "SEQR_EMULATOR_TOKEN")
+"""Where a client finds the control token: first the variable `serve --control-token` reads,
+so one variable in a pipeline (or a container's environment) serves both ends; then the
+name the twins and the plugin read before there was one."""
+
+
+def token_from_environment(environ: Mapping[str, str] = os.environ) -> str | None:
+    """The control token a client should send, if the environment holds one."""
+    for name in TOKEN_VARIABLES:
+        if environ.get(name):
+            return environ[name]
+    return None
 
 
 class ControlError(Exception):

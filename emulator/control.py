@@ -24,6 +24,7 @@ from emulator.clock import ClockError
 from emulator.domain import seqr_urls
 from emulator.domain.errors import IllegalMove, NotFound
 from emulator.domain.model import CustomerToken
+from emulator.guard import GATE, Gate
 from emulator.scenario.loader import from_mapping
 from emulator.scenario.model import Scenario, ScenarioError, UnknownScenario
 from emulator.version import VERSION
@@ -48,11 +49,20 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 BackendHandler = Callable[[SeqrBackend, web.Request], Awaitable[web.StreamResponse]]
 
 
-def json_errors(backend: SeqrBackend, handler: BackendHandler) -> Handler:
-    """The handler bound to the backend, with the domain's refusals answered as JSON errors."""
+TOKEN_FREE = frozenset({"/health"})  # readiness: a probe may not carry the control token
+
+
+def json_errors(
+    backend: SeqrBackend, handler: BackendHandler, gate: Gate | None = None, *, token: bool = True
+) -> Handler:
+    """The handler bound to the backend, with the domain's refusals answered as JSON errors;
+    with a `gate`, a request it refuses (`Gate.control`: Host, Origin, Content-Type, the
+    token unless `token` is off) is answered before the handler runs."""
 
     @functools.wraps(handler)
     async def guarded(request: web.Request) -> web.StreamResponse:
+        if gate is not None and (refused := gate.control(request, token=token)) is not None:
+            return refused
         try:
             return await handler(backend, request)
         except NotFound as exc:
@@ -70,9 +80,12 @@ def json_errors(backend: SeqrBackend, handler: BackendHandler) -> Handler:
 def add_json_routes(
     app: web.Application, backend: SeqrBackend, routes: list[tuple[str, str, BackendHandler]]
 ) -> None:
-    """(method, path under PREFIX, handler) rows, each bound to the backend in `json_errors`."""
+    """(method, path under PREFIX, handler) rows, each bound to the backend in `json_errors`,
+    behind the app's gate when it has one (`guard.GATE`, set before the routes are added)."""
+    gate = app.get(GATE)
     for method, path, handler in routes:
-        app.router.add_route(method, PREFIX + path, json_errors(backend, handler))
+        wrapped = json_errors(backend, handler, gate, token=path not in TOKEN_FREE)
+        app.router.add_route(method, PREFIX + path, wrapped)
 
 
 async def read_json(request: web.Request) -> dict[str, Any]:

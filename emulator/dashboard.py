@@ -25,6 +25,7 @@ from aiohttp import web
 
 from emulator.backend import Event, SeqrBackend
 from emulator.control import PREFIX
+from emulator.guard import GATE
 from emulator.journal import Attempt
 from emulator.views import attempt, invoice_summary
 
@@ -154,10 +155,17 @@ def setup(
     backend.on_reset(hub.on_reset)
     attempts(hub.on_attempt)
     app.on_shutdown.append(hub.close)
-    app.router.add_get("/", index)
+    gate = app.get(GATE)  # the Host, the token (the cookie `/?token=` sets), the Origin
+
+    async def page(request: web.Request) -> web.StreamResponse:
+        refused = None if gate is None else gate.dashboard(request)
+        return refused if refused is not None else await index(request)
 
     async def stream(request: web.Request) -> web.StreamResponse:
-        return await events(hub, request)
+        refused = None if gate is None else gate.control(request)
+        return refused if refused is not None else await events(hub, request)
+
+    app.router.add_get("/", page)
 
     app.router.add_get(f"{PREFIX}/events", stream)
     app.router.add_static(f"{PREFIX}/static/", STATIC, append_version=False)

@@ -79,14 +79,26 @@ class Attempt:
 # --- the request journal -----------------------------------------------------------------------
 
 _PASSWORD = b"password"
-# a start tag named `password` (any prefix; not `<password/>`), matched on lower-cased bytes;
-# the prefix is possessive, so a tag of another name fails at once
-_PASSWORD_TAG = re.compile(rb"<((?:[^\s<>/!?:'\"=]++:)?password)(?:\s[^<>]*)?(?<!/)>")
+# a start tag whose name ends in `password` (`password`, `newPassword`, any prefix; not
+# `<password/>`), matched on lower-cased bytes from the `<` before a `password` found; the
+# prefix is possessive, so a tag of another name fails at once
+_PASSWORD_TAG = re.compile(
+    rb"<((?:[^\s<>/!?:'\"=]++:)?[^\s<>/!?:'\"=]*password)(?:\s[^<>]*)?(?<!/)>"
+)
+# what follows a `password` that is a key given a value: `password=...` (a form, a query, an
+# attribute), `"password": "..."` (JSON; a colon only after a quoted key, so that words such
+# as "wrong password: try again" stay); the group is the value, quoted or up to a delimiter
+_PASSWORD_VALUE = re.compile(
+    rb"""(?:[ \t]*=|["'][ \t]*[=:])[ \t]*(?:"([^"]*)"?|'([^']*)'?|([^&\s<>,;}"']*))"""
+)
 
 
 def redact(body: bytes) -> bytes:
-    """`body` with the text of every element named `password` (any prefix, any case) replaced
-    by `***`, e.g. `<password>***</password>`: how the journal shows a request or an answer.
+    """`body` with every password hidden as `***`: the text of every element whose name ends
+    in `password` (any prefix, any case: `<password>***</password>`, changePrincipalPassword's
+    `newPassword`), and the value of a `password` given one as a key (`password=***`,
+    `"password": "***"`), for a body that is not the XML it should be. How the journal shows
+    a request or an answer.
 
     A start tag whose end tag never comes (a body cut or broken) hides everything after it.
     `bytes.find` over a lower-cased copy, and a regular expression only where `password`
@@ -96,13 +108,20 @@ def redact(body: bytes) -> bytes:
     at = low.find(_PASSWORD)
     if at < 0:
         return body
-    match = _PASSWORD_TAG.match
+    tag_at, value_at = _PASSWORD_TAG.match, _PASSWORD_VALUE.match
     parts: list[bytes] = []
     done = 0
     while at >= 0:
-        tag = match(low, low.rfind(b"<", 0, at))  # the tag this `password` is in, if any
-        if tag is None:  # text, an attribute, another name, or <password/>
-            at = low.find(_PASSWORD, at + len(_PASSWORD))
+        after = at + len(_PASSWORD)
+        tag = tag_at(low, low.rfind(b"<", 0, at))  # the tag this `password` names, if any
+        if tag is None or tag.end() < after:  # text, an attribute, or another tag's name
+            value = value_at(low, after)
+            group = next((g for g in (1, 2, 3) if value and value.group(g)), None)
+            if value is not None and group is not None:
+                parts += (body[done : value.start(group)], b"***")
+                done = value.end(group)
+                after = done
+            at = low.find(_PASSWORD, after)
             continue
         start, name = tag.end(), tag.group(1)
         close = low.find(b"</" + name, start)

@@ -176,9 +176,13 @@ async def drain(response: aiohttp.ClientResponse, limit: int = MAX_ANSWER_BYTES)
 
 
 class Notifier:
-    def __init__(self, backend: SeqrBackend, settings: Settings) -> None:
+    def __init__(
+        self, backend: SeqrBackend, settings: Settings, connections: int | None = None
+    ) -> None:
+        """`connections`: attempts in flight at once, when fewer than the settings' fit."""
         self.backend = backend
         self.settings = settings
+        self.connections = connections or settings.notification_connections
         self.journal = backend.journal
         self.planner: Planner = self.scenario_plan
         self._kinds = {"paid", "reserved"} if settings.notify_on_reserved else {"paid"}
@@ -357,10 +361,8 @@ class Notifier:
         """For `app.cleanup_ctx`: one client session for the app's life, no task left behind."""
         self._loop = asyncio.get_running_loop()
         settings = self.settings
-        self._lanes = Lanes(settings.notification_per_receiver, settings.notification_connections)
-        connector = aiohttp.TCPConnector(
-            limit=settings.notification_connections, keepalive_timeout=KEEP_ALIVE
-        )
+        self._lanes = Lanes(settings.notification_per_receiver, self.connections)
+        connector = aiohttp.TCPConnector(limit=self.connections, keepalive_timeout=KEEP_ALIVE)
         self._session = aiohttp.ClientSession(
             connector=connector,
             headers={"User-Agent": USER_AGENT},

@@ -31,7 +31,7 @@ from typing import Any
 
 import pytest
 
-from emulator.client import EmulatorClient
+from emulator.client import EmulatorClient, token_from_environment
 
 URL_VARIABLE = "SEQR_EMULATOR_URL"
 SESSION_VARIABLE = "SEQR_EMULATOR_SESSION"  # names this session's terminals, workers too
@@ -217,11 +217,12 @@ def seqr_emulator_server(pytestconfig: pytest.Config) -> Iterator[EmulatorClient
 
     `SEQR_EMULATOR_URL` names one started outside the tests (then it is waited for, up to
     30 s, and never stopped or reset here); otherwise one is started in this process on a
-    free loopback port and stopped when the session ends. `SEQR_EMULATOR_TOKEN` is sent
-    with every control call when set. Override this fixture in a conftest to start it
+    free loopback port and stopped when the session ends. The control token, when
+    `SEQR_EMULATOR_CONTROL_TOKEN` (or `SEQR_EMULATOR_TOKEN`) holds one, is sent with every
+    control call. Override this fixture in a conftest to start it
     another way.
     """
-    token = os.environ.get("SEQR_EMULATOR_TOKEN") or None
+    token = token_from_environment()
     url = os.environ.get(URL_VARIABLE)
     if url:
         client = EmulatorClient(url, token=token)

@@ -3,8 +3,9 @@
 A pipeline step or a developer at a shell plays the customer and reads the emulator without
 writing HTTP by hand: each command is one `EmulatorClient` call and prints the emulator's
 JSON answer, so its output pipes into `jq` (`journal` prints a line an entry, for a person to
-read, and JSON with `--json`). The emulator is `--url`, else
-`SEQR_EMULATOR_URL`, else `http://127.0.0.1:8090`. A refusal prints one line with the
+read, and JSON with `--json`). The emulator is `--url`, else `SEQR_EMULATOR_URL`, else
+`http://127.0.0.1:8090`; an emulator started with a control token is sent
+`SEQR_EMULATOR_CONTROL_TOKEN`. A refusal prints one line with the
 emulator's status and words and exits 1; an emulator that cannot be reached exits 3.
 """
 
@@ -17,14 +18,14 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from emulator.client import ControlError, EmulatorClient
+from emulator.client import ControlError, EmulatorClient, token_from_environment
 
 DEFAULT_URL = "http://127.0.0.1:8090"
 
 
 def _client(args: argparse.Namespace) -> EmulatorClient:
     url = args.url or os.environ.get("SEQR_EMULATOR_URL") or DEFAULT_URL
-    token = os.environ.get("SEQR_EMULATOR_TOKEN") or None
+    token = token_from_environment()
     return EmulatorClient(url, terminal=getattr(args, "terminal", None), token=token)
 
 

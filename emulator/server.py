@@ -9,30 +9,47 @@ walks (`create_app(freeze_heap=True)`): that reaches every object of the process
 from __future__ import annotations
 
 import asyncio
+import logging
 import signal
+import sys
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass
 from types import TracebackType
 from typing import Self
 
 from aiohttp import web
 
-from emulator.app import BACKEND, create_app
+from emulator import guard
+from emulator.app import BACKEND, SETTINGS, create_app
 from emulator.backend import SeqrBackend
-from emulator.settings import Settings
+from emulator.settings import Settings, SettingsError
 
 SHUTDOWN_TIMEOUT = 0.5
+log = logging.getLogger(__name__)
 
 
-async def start_site(app: web.Application, host: str, port: int) -> tuple[web.AppRunner, int]:
+@dataclass(frozen=True, slots=True)
+class Site:
+    runner: web.AppRunner
+    port: int  # the bound one
+    connections: guard.Connections  # the site's open connections
+
+
+async def start_site(app: web.Application, host: str, port: int) -> Site:
+    """Serve `app` on host:port through the guard (`emulator/guard.py`): request deadlines, a
+    connection limit within the descriptor budget, one line for a descriptor shortage."""
+    settings = app.get(SETTINGS) or Settings()
+    room = guard.budget(settings)
+    if (note := room.note(settings)) is not None:
+        log.warning("%s", note)
+    connections = guard.Connections(settings, room.connections)
     runner = web.AppRunner(app, access_log=None, shutdown_timeout=SHUTDOWN_TIMEOUT)
     await runner.setup()
-    site = web.TCPSite(runner, host, port, reuse_address=True)
+    site = guard.GuardedSite(runner, host, port, connections)
     await site.start()
-    server = site._server  # aiohttp keeps the asyncio server here; no public accessor
-    sockets = getattr(server, "sockets", None) or []
-    bound = sockets[0].getsockname()[1] if sockets else port
-    return runner, bound
+    guard.LoopGuard(connections).install(asyncio.get_running_loop())
+    return Site(runner, site.port, connections)
 
 
 def url_for(host: str, port: int) -> str:
@@ -41,9 +58,21 @@ def url_for(host: str, port: int) -> str:
 
 
 async def serve_forever(settings: Settings, announce: Callable[[str], None] = print) -> None:
-    """Serve until SIGINT or SIGTERM, announcing `listening on http://HOST:PORT` once ready."""
+    """Serve until SIGINT or SIGTERM, announcing `listening on http://HOST:PORT` once ready.
+
+    Like the heap freeze, raising the descriptor limit to the hard one is a process-wide act,
+    so only `serve` does it: a server of many connections needs more than the usual 1,024."""
+    try:
+        warning = guard.exposure(settings)
+    except SettingsError as exc:  # before any bind: one line and status 2, as for a setting
+        print(f"seqr-emulator: {exc}", file=sys.stderr, flush=True)
+        raise SystemExit(2) from None
+    if warning is not None:
+        print(f"seqr-emulator: {warning}", file=sys.stderr, flush=True)
+    guard.raise_descriptor_limit()
     app = create_app(settings, freeze_heap=True)
-    runner, port = await start_site(app, settings.host, settings.port)
+    site = await start_site(app, settings.host, settings.port)
+    runner, port = site.runner, site.port
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -75,6 +104,7 @@ class ThreadedApp:
         self._ready = threading.Event()
         self._error: BaseException | None = None
         self.app: web.Application | None = None
+        self.connections: guard.Connections | None = None  # once started
 
     @property
     def url(self) -> str:
@@ -95,7 +125,8 @@ class ThreadedApp:
         asyncio.set_event_loop(loop)
         try:
             self.app = self._make_app()
-            runner, self.port = loop.run_until_complete(start_site(self.app, self.host, self.port))
+            site = loop.run_until_complete(start_site(self.app, self.host, self.port))
+            runner, self.port, self.connections = site.runner, site.port, site.connections
         except BaseException as exc:  # reported to start()
             self._error = exc
             self._ready.set()
@@ -106,6 +137,7 @@ class ThreadedApp:
             loop.run_forever()
         finally:
             loop.run_until_complete(runner.cleanup())
+            loop.run_until_complete(asyncio.sleep(0))  # sockets closed last close on this turn
             loop.close()
 
     def call(self, fn: Callable[[], object]) -> object:

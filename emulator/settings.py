@@ -34,13 +34,13 @@ SOAP_PATHS = (
 class ResellerAccount:
     id: str
     user_id: str
-    password: str
+    password: str = field(repr=False)  # a settings object shown in a traceback shows none
 
 
 @dataclass(frozen=True, slots=True)
 class TerminalAccount:
     id: str
-    password: str
+    password: str = field(repr=False)
     name: str | None = None
 
 
@@ -110,6 +110,21 @@ class Settings:
     # an attempt beyond them waits for a free one, inside its own notification_timeout.
     notification_connections: int = 1024
     notification_per_receiver: int = 8
+    # How long a client may take (`emulator/guard.py`), and how many may be connected at once;
+    # at the limit a new connection closes the longest-open idle one.
+    header_timeout: float = 10.0  # seconds from a request head's first byte to its end
+    body_timeout: float = 30.0  # seconds from the end of a request head to the end of its body
+    idle_timeout: float = 60.0  # seconds a connection may wait for its next request
+    max_connections: int = 1024
+    # Who may drive the emulator (`emulator/guard.py`). When set, the control API and the
+    # dashboard answer only requests that carry this token; a `host` that is not a loopback
+    # address needs one, or `open_control` to serve them to anyone who reaches it.
+    control_token: str | None = field(default=None, repr=False)
+    open_control: bool = False
+    # Host names besides localhost, IP addresses and `host` that requests may name in their
+    # Host header (comma-separated; `*` any): any other gets 421, so that a page whose own
+    # name was rebound to this address (DNS rebinding) reads nothing.
+    allowed_hosts: str | None = None
 
     def __post_init__(self) -> None:
         for name, check in _CHECKS.items():
@@ -236,6 +251,32 @@ OPTIONS: tuple[Option, ...] = (
         "POST /_emulator/reset forgets everything (on by default); off on an emulator shared "
         "by parallel jobs, which reset their own terminals",
     ),
+    Option(
+        "header_timeout", "seconds a client may take to send a request head (default 10)", "SECONDS"
+    ),
+    Option(
+        "body_timeout", "seconds a client may take to send a request body (default 30)", "SECONDS"
+    ),
+    Option(
+        "idle_timeout", "seconds a connection may wait for its next request (default 60)", "SECONDS"
+    ),
+    Option("max_connections", "connections open at once (default 1024)", "N"),
+    Option(
+        "control_token",
+        "the control API and the dashboard answer only requests carrying this token "
+        "(Authorization: Bearer TOKEN, X-Seqr-Emulator-Token, or the dashboard's /?token=)",
+        "TOKEN",
+    ),
+    Option(
+        "open_control",
+        "serve the control API without a token on a --host that is not loopback (a warning)",
+    ),
+    Option(
+        "allowed_hosts",
+        "host names requests may be addressed to besides localhost, IP addresses and "
+        "--host (comma-separated; * any)",
+        "NAMES",
+    ),
 )
 """Every setting a person can give; the README's Options table lists exactly these."""
 
@@ -243,6 +284,7 @@ _STRUCTURED = ("soap_paths", "services")
 # The longest duration any setting accepts: ten years of emulator time, in seconds.
 MAX_SECONDS = LONGEST
 MAX_NOTIFICATION_TIMEOUT = 24 * 3600.0
+MAX_IO_SECONDS = 24 * 3600.0  # the longest a client may be given to send a request
 CLOCK_SCALE_RANGE = (1e-6, 1e6)
 CLOCK_LAST_YEAR = 9989  # a clock started later could not run MAX_SECONDS inside datetime's range
 
@@ -283,6 +325,23 @@ def _scale(value: Any) -> str | None:
 
 def _bytes(value: Any) -> str | None:
     return None if value > 0 else f"must be a positive number of bytes (got {_shown(value)})"
+
+
+def _token(value: Any) -> str | None:
+    """A token travels in a header: 16 to 256 printable ASCII characters, no space. The message
+    never shows it."""
+    if not isinstance(value, str) or not 16 <= len(value) <= 256:
+        return "must be 16 to 256 characters long"
+    if not all("!" <= c <= "~" for c in value):
+        return "must be printable ASCII characters, without spaces"
+    return None
+
+
+def _names(value: Any) -> str | None:
+    for name in (part.strip() for part in str(value).split(",")):
+        if name and (len(name) > 253 or not all(c.isalnum() or c in "-._*:[]" for c in name)):
+            return f"is not a list of host names: {name!r}"
+    return None
 
 
 def _clock_start(value: Any) -> str | None:
@@ -331,6 +390,12 @@ _CHECKS: dict[str, Callable[[Any], str | None]] = {
     "state": _state_file,
     "notification_connections": _between(1, 100_000),
     "notification_per_receiver": _between(1, 100_000),
+    "header_timeout": _between(0.001, MAX_IO_SECONDS, " seconds"),
+    "body_timeout": _between(0.001, MAX_IO_SECONDS, " seconds"),
+    "idle_timeout": _between(0.001, MAX_IO_SECONDS, " seconds"),
+    "max_connections": _between(1, 1_000_000),
+    "control_token": _token,
+    "allowed_hosts": _names,
 }
 _TRUE = ("1", "true", "yes", "on")
 _FALSE = ("0", "false", "no", "off", "")

@@ -44,7 +44,8 @@ WEB = (
     "emulator.dashboard",
     "emulator.notifier",
 )
-HELPERS = ("emulator.views", "emulator.qr")  # what the web adapters show: JSON views, QR images
+# what the web adapters show (JSON views, QR images) and who may ask (the guard)
+HELPERS = ("emulator.views", "emulator.qr", "emulator.guard")
 WIRING = (
     "emulator.app",
     "emulator.server",

@@ -105,7 +105,10 @@ def test_control_api_bad_json_is_400(emulator, control):
     assert status == 400 and "seconds" in body["error"]
     ref = post(emulator.soap_url, envelope(send_invoice_xml())).field("invoiceReference")
     req = urllib.request.Request(
-        f"{control.base}/invoices/{ref}/pay", data=b"{not json", method="POST"
+        f"{control.base}/invoices/{ref}/pay",
+        data=b"{not json",
+        method="POST",
+        headers={"Content-Type": "application/json"},  # else urllib says it is a form: 415
     )
     with pytest.raises(urllib.error.HTTPError) as refused:
         urllib.request.urlopen(req, timeout=5)

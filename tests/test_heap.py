@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
-import pytest
+import json
+import threading
+import urllib.request
 
+import pytest
+from aiohttp import web
+
+from emulator import heap
+from emulator.app import BACKEND, SOAP, create_app
 from emulator.heap import OldObjects
-from tests.wire import envelope, post, send_invoice_xml
+from emulator.server import EmulatorServer
+from emulator.settings import Settings
+from tests.wire import envelope, post, send_invoice_xml, status_xml
 
 
 @pytest.fixture
@@ -55,11 +64,93 @@ def test_emulators_sharing_a_process_freeze_nothing(start_emulator):
 
 
 def test_serve_keeps_its_state_out_of_the_collectors_way():
-    from emulator.app import create_app
-    from emulator.settings import Settings
-
     app = create_app(Settings(port=0), freeze_heap=True)
-    from emulator.app import BACKEND
-
     listeners = app[BACKEND].outbox._listeners
     assert any(isinstance(getattr(f, "__self__", None), OldObjects) for f in listeners)
+
+
+# --- memory given back after a reset -----------------------------------------------------------
+
+
+class Acts:
+    """What an OldObjects under test would have done to the process, in order."""
+
+    def __init__(self) -> None:
+        self.done: list[str] = []
+        self.trimmed = threading.Event()
+
+    def keeper(self) -> OldObjects:
+        def trim() -> bool:
+            self.done.append("trim")
+            self.trimmed.set()
+            return True
+
+        return OldObjects(
+            freeze=lambda: self.done.append("freeze"),
+            unfreeze=lambda: self.done.append("unfreeze"),
+            collect=lambda: self.done.append("collect"),
+            trim=trim,
+        )
+
+
+def test_a_release_without_a_reset_does_nothing():
+    acts = Acts()
+    assert not acts.keeper().release()
+    assert acts.done == []
+
+
+def test_a_release_after_a_reset_thaws_collects_and_freezes_again():
+    acts = Acts()
+    old = acts.keeper()
+    old.changed("issued")
+    assert old.settle()
+    old.dropped()
+    old.dropped()  # two resets before the sweeper's turn: one release
+    assert old.release() and not old.release()
+    assert acts.done == ["freeze", "unfreeze", "collect", "freeze"]
+
+
+def test_a_keeper_that_never_froze_only_collects():
+    acts = Acts()
+    old = acts.keeper()
+    old.dropped()
+    assert old.release()
+    assert acts.done == ["collect"]
+
+
+def test_the_reset_route_gives_memory_back_through_the_trim_hook():
+    """POST /_emulator/reset, and the sweeper's next turn collects and trims (its wait is a
+    bound, not a measure: the hook sets an event)."""
+    acts = Acts()
+    keeper = acts.keeper()
+
+    def factory(settings: Settings) -> web.Application:
+        return create_app(settings, heap=keeper)
+
+    with EmulatorServer(Settings(port=0), app_factory=factory) as server:
+        post(server.soap_url, envelope(send_invoice_xml()))
+        assert not acts.trimmed.is_set()
+        request = urllib.request.Request(f"{server.url}/_emulator/reset", method="POST")
+        with urllib.request.urlopen(request, timeout=10) as answer:
+            assert json.load(answer) == {"reset": True}
+        assert acts.trimmed.wait(10), acts.done
+    after = acts.done[acts.done.index("collect") :]  # frozen again only if it had frozen
+    assert after in (["collect", "trim"], ["collect", "freeze", "trim"]), acts.done
+
+
+def test_malloc_trim_is_a_no_op_where_the_c_library_has_none(monkeypatch):
+    assert isinstance(heap.malloc_trim(), bool)  # glibc here: a real call, which must not raise
+    monkeypatch.setattr(heap, "_malloc_trim", None)
+    assert heap.malloc_trim() is False
+
+
+def test_a_reset_forgets_the_remembered_polls(start_emulator):
+    """The poll memo names invoices a reset forgot; kept, it would pin the heap a reset frees."""
+    emulator = start_emulator()
+    ref = post(emulator.soap_url, envelope(send_invoice_xml())).field("invoiceReference")
+    for _ in range(2):  # a poll seen twice is remembered
+        post(emulator.soap_url, envelope(status_xml(ref)))
+    endpoint = emulator.app[SOAP]
+    assert len(endpoint._polls) == 1
+    emulator.backend.reset()
+    assert len(endpoint._polls) == 0 and len(endpoint._seen_once) == 0

@@ -37,6 +37,12 @@ VALUES: dict[str, tuple[str, str, str]] = {
     "state": ('"one.db"', "two.db", "three.db"),
     "notification_connections": ("10", "20", "30"),
     "notification_per_receiver": ("1", "2", "3"),
+    "header_timeout": ("1", "2", "3"),
+    "body_timeout": ("1", "2", "3"),
+    "idle_timeout": ("1", "2", "3"),
+    "max_connections": ("10", "20", "30"),
+    "control_token": ('"token-in-the-file-1"', "token-in-the-env-22", "token-as-a-flag-333"),
+    "allowed_hosts": ('"emulator"', "emulator.test,shop.test", "*"),
 }
 SWITCHES = [o for o in OPTIONS if o.metavar is None]
 VALUED = [o for o in OPTIONS if o.metavar is not None]
@@ -67,12 +73,22 @@ def _expected(field: str, text: str) -> Any:
         tid, _, rest = text.partition(":")
         password, _, name = rest.partition(":")
         return (TerminalAccount(tid, password, name or None),)
-    if field in ("host", "clock_start", "cashregister_path", "scenario", "scenario_dir", "state"):
+    strings = ("host", "clock_start", "cashregister_path", "scenario", "scenario_dir", "state")
+    if field in (*strings, "control_token", "allowed_hosts"):
         return text
     return float(text) if "." in text or field in _FLOATS else int(text)
 
 
-_FLOATS = {"ack_window", "notification_timeout", "clock_scale", "report_delay", "session_lifetime"}
+_FLOATS = {
+    "ack_window",
+    "notification_timeout",
+    "clock_scale",
+    "report_delay",
+    "session_lifetime",
+    "header_timeout",
+    "body_timeout",
+    "idle_timeout",
+}
 
 
 def test_every_setting_has_three_good_values_here():

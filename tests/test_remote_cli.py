@@ -96,3 +96,22 @@ def test_the_twins_read_the_url_from_the_environment(served):
     )
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["status"] == "PAID"
+
+
+TOKEN = "the-pipelines-token-0123456789"
+
+
+def test_the_twins_send_the_token_serve_reads(start_emulator, capsys, monkeypatch):
+    """One variable for both ends: `serve` reads SEQR_EMULATOR_CONTROL_TOKEN, the twins send it."""
+    server = start_emulator(control_token=TOKEN)
+    monkeypatch.delenv("SEQR_EMULATOR_CONTROL_TOKEN", raising=False)
+    monkeypatch.delenv("SEQR_EMULATOR_TOKEN", raising=False)
+    code, _, err = twin(capsys, "invoices", "--url", server.url)
+    assert code == 1 and "401" in err
+    monkeypatch.setenv("SEQR_EMULATOR_CONTROL_TOKEN", TOKEN)
+    assert twin(capsys, "invoices", "--url", server.url)[:2] == (0, [])
+    monkeypatch.delenv("SEQR_EMULATOR_CONTROL_TOKEN")
+    monkeypatch.setenv("SEQR_EMULATOR_TOKEN", TOKEN)  # the plugin's older name
+    assert twin(capsys, "invoices", "--url", server.url)[:2] == (0, [])
+    monkeypatch.delenv("SEQR_EMULATOR_TOKEN")
+    assert twin(capsys, "wait-ready", "--url", server.url)[0] == 0  # health needs no token

@@ -12,45 +12,27 @@
 from __future__ import annotations
 
 import json
-import tempfile
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 from aiohttp import web
 from selenium import webdriver
-from selenium.webdriver.chrome.options import Options
-from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 
 from emulator.app import create_app
 from emulator.server import EmulatorServer, ThreadedApp
 from emulator.settings import Settings
 from tests.test_control_plane import SEND, SOAP_PATH, TOKEN
-from tests.test_dashboard import CHROMEDRIVER, CHROMIUM, FLAGS, NO_BROWSER, click, row, until
+from tests.test_dashboard import chromium, click, row, until
 
 REBOUND = "rebound.test"
 
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[webdriver.Chrome]:
-    if CHROMIUM is None or CHROMEDRIVER is None:
-        pytest.skip(NO_BROWSER)
-    with tempfile.TemporaryDirectory(prefix="guard-profile-") as profile:
-        options = Options()
-        options.binary_location = CHROMIUM or ""
-        flags = (
-            *FLAGS,
-            f"--user-data-dir={profile}",
-            f"--host-resolver-rules=MAP {REBOUND} 127.0.0.1",
-        )
-        for flag in flags:
-            options.add_argument(flag)
-        driver = webdriver.Chrome(options=options, service=Service(executable_path=CHROMEDRIVER))
-        try:
-            yield driver
-        finally:
-            driver.quit()
+    with chromium(f"--host-resolver-rules=MAP {REBOUND} 127.0.0.1") as driver:
+        yield driver
 
 
 @pytest.fixture

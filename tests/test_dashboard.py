@@ -6,6 +6,7 @@ skipped only where they are not installed (`.ci/run` installs both).
 
 from __future__ import annotations
 
+import contextlib
 import re
 import shutil
 import tempfile
@@ -47,20 +48,28 @@ NO_BROWSER = (
 )
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[webdriver.Chrome]:
+@contextlib.contextmanager
+def chromium(*flags: str) -> Iterator[webdriver.Chrome]:
+    """A headless Chromium with a profile of its own and `flags` beside the usual ones; the
+    test skips, saying why, where there is none."""
     if CHROMIUM is None or CHROMEDRIVER is None:
         pytest.skip(NO_BROWSER)
-    with tempfile.TemporaryDirectory(prefix="dashboard-profile-") as profile:
+    with tempfile.TemporaryDirectory(prefix="browser-profile-") as profile:
         options = Options()
         options.binary_location = CHROMIUM or ""
-        for flag in (*FLAGS, f"--user-data-dir={profile}"):
+        for flag in (*FLAGS, f"--user-data-dir={profile}", *flags):
             options.add_argument(flag)
         driver = webdriver.Chrome(options=options, service=Service(executable_path=CHROMEDRIVER))
         try:
             yield driver
         finally:
             driver.quit()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[webdriver.Chrome]:
+    with chromium() as driver:
+        yield driver
 
 
 @pytest.fixture

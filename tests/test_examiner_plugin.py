@@ -3,28 +3,17 @@
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import pytest
 
 from emulator.examiner.coverage import CATALOGUE
+from tests.inner_suite import QUIET, SHOP, isolate
 
-ROOT = Path(__file__).resolve().parent.parent
-
-QUIET = ("-p", "no:cacheprovider")
-
-SUITE = """
-import itertools, zeep, pytest
+SUITE = (
+    SHOP
+    + """
+import itertools
 
 ORDERS = itertools.count(1)
-
-@pytest.fixture
-def shop(seqr_emulator):
-    client = zeep.Client(seqr_emulator.wsdl_url)
-    service = client.create_service(next(iter(client.wsdl.bindings)), seqr_emulator.soap_url)
-    yield service
-    client.transport.session.close()
 
 def send(shop, seqr_emulator, **extra):
     invoice = {"title": "Order", "clientInvoiceId": "1",
@@ -39,18 +28,13 @@ def status(shop, seqr_emulator, ref):
     return shop.getPaymentStatus(
         context=seqr_emulator.context, invoiceReference=ref, invoiceVersion=0).status
 """
+)
 
 
 @pytest.fixture(autouse=True)
 def _merchant_suite(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
-    pytester.makeini(
-        "[pytest]\nasyncio_mode = auto\nasyncio_default_fixture_loop_scope = function\n"
-    )
-    monkeypatch.delenv("SEQR_EMULATOR_SESSION", raising=False)  # the inner run is its own
-    monkeypatch.delenv("SEQR_EMULATOR_URL", raising=False)
-    # the inner suite loads the plugin of this checkout, whatever the environment installed
-    path = os.environ.get("PYTHONPATH")
-    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(ROOT), path])))
+    ini = "[pytest]\nasyncio_mode = auto\nasyncio_default_fixture_loop_scope = function\n"
+    isolate(pytester, monkeypatch, ini)
 
 
 def failed_tests(result: pytest.RunResult) -> set[str]:

@@ -10,28 +10,18 @@ import json
 
 import pytest
 
-QUIET = ("-p", "no:cacheprovider")
-# Each inner suite runs in a process of its own, as a merchant's would: in this process, zeep
-# and requests (imported by this session already) would be imported twice over.
+from tests.inner_suite import QUIET, SHOP, isolate
 
 
 @pytest.fixture(autouse=True)
-def _merchant_ini(pytester: pytest.Pytester) -> None:
-    pytester.makeini(
-        "[pytest]\nasyncio_mode = auto\nasyncio_default_fixture_loop_scope = function\n"
-    )
+def _merchant_ini(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
+    ini = "[pytest]\nasyncio_mode = auto\nasyncio_default_fixture_loop_scope = function\n"
+    isolate(pytester, monkeypatch, ini)
 
 
-CLIENT = """
-import zeep, pytest
-
-@pytest.fixture
-def shop(seqr_emulator):
-    client = zeep.Client(seqr_emulator.wsdl_url)
-    service = client.create_service(next(iter(client.wsdl.bindings)), seqr_emulator.soap_url)
-    yield service
-    client.transport.session.close()
-
+CLIENT = (
+    SHOP
+    + """
 def send(shop, seqr_emulator, **extra):
     invoice = {"title": "Order", "clientInvoiceId": "1",
                "totalAmount": {"currency": "SEK", "value": "10.00"}, **extra}
@@ -43,6 +33,7 @@ def status(shop, seqr_emulator, ref):
     return shop.getPaymentStatus(
         context=seqr_emulator.context, invoiceReference=ref, invoiceVersion=0).status
 """
+)
 
 
 def test_each_test_sees_only_its_own_invoices_scenario_and_clock(pytester: pytest.Pytester):

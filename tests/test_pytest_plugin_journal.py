@@ -10,34 +10,21 @@ endpoint that answers 500); each helper must fail, and its words are read here.
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pytest
 
-import emulator
-
-QUIET = ("-p", "no:cacheprovider")
-ROOT = Path(emulator.__file__).resolve().parent.parent
+from tests.inner_suite import QUIET, SHOP, isolate
 
 
 @pytest.fixture(autouse=True)
 def _merchant_suite(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
-    pytester.makeini("[pytest]\nasyncio_default_fixture_loop_scope = function\n")
-    # the inner process imports this tree's emulator (and its plugin), wherever it is installed
-    monkeypatch.setenv("PYTHONPATH", str(ROOT))
-    monkeypatch.delenv("SEQR_EMULATOR_URL", raising=False)
+    isolate(pytester, monkeypatch, "[pytest]\nasyncio_default_fixture_loop_scope = function\n")
 
 
-MERCHANT = """
+MERCHANT = (
+    SHOP
+    + """
 import http.server, threading
-import pytest, zeep
-
-@pytest.fixture
-def shop(seqr_emulator):
-    client = zeep.Client(seqr_emulator.wsdl_url)
-    service = client.create_service(next(iter(client.wsdl.bindings)), seqr_emulator.soap_url)
-    yield service
-    client.transport.session.close()
 
 class Endpoint(http.server.BaseHTTPRequestHandler):
     status = 200
@@ -81,6 +68,7 @@ def paid_and_notified(shop, seqr_emulator, endpoint):
     assert endpoint.got.wait(10), "the notification never came"
     return ref
 """
+)
 
 
 def test_a_merchant_that_behaves_passes_every_helper(pytester: pytest.Pytester):

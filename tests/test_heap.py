@@ -144,7 +144,7 @@ def test_malloc_trim_is_a_no_op_where_the_c_library_has_none(monkeypatch):
     assert heap.malloc_trim() is False
 
 
-def test_a_reset_forgets_the_remembered_polls(start_emulator):
+def test_a_reset_forgets_the_remembered_polls_and_the_shared_values(start_emulator):
     """The poll memo names invoices a reset forgot; kept, it would pin the heap a reset frees."""
     emulator = start_emulator()
     ref = post(emulator.soap_url, envelope(send_invoice_xml())).field("invoiceReference")
@@ -152,5 +152,7 @@ def test_a_reset_forgets_the_remembered_polls(start_emulator):
         post(emulator.soap_url, envelope(status_xml(ref)))
     endpoint = emulator.app[SOAP]
     assert len(endpoint._polls) == 1
+    assert endpoint.codec._shared  # the texts it read, shared among the readings
     emulator.backend.reset()
     assert len(endpoint._polls) == 0 and len(endpoint._seen_once) == 0
+    assert not endpoint.codec._shared  # nor do the values shared by invoices it forgot

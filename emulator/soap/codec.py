@@ -543,6 +543,12 @@ class Codec:
         self._shared: Shared = {}
         self._writers: dict[int, Writer] = {}  # by id() of the shape: shapes are module-level
 
+    def forget_values(self) -> None:
+        """Let go of the shared values (a reset): they are texts of invoices the reset forgot,
+        and kept they pin the memory the reset gives back (20,000 invoices: 65 MB after a
+        reset with them, 42 MB without, from 35 MB at start)."""
+        self._shared.clear()
+
     def read(self, element: etree._Element, shape: Shape, nil: bool = True) -> dict[str, Value]:
         """Children of `element` by local name (namespace ignored), converted to Python values.
 

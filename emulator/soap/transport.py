@@ -279,6 +279,7 @@ class SoapEndpoint:
         (`heap.OldObjects.release`): 2,048 readings were 3.7 MB in a soak."""
         self._polls.clear()
         self._seen_once.clear()
+        self.codec.forget_values()
 
     def _read(self, body: bytes) -> Reading:
         """The operation and its payload; a poll that repeats is not parsed again.

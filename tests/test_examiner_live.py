@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from tests.merchant import Merchant
-from tests.shop import Control, make_invoice, refund, status, wait_attempts
+from tests.shop import Control, make_invoice, refund, send, status, wait_attempts
 
 
 def conformance(control: Control, terminal: str, **query: str) -> dict[str, Any]:
@@ -147,3 +147,19 @@ def test_coverage_counts_what_the_traffic_met(zeep_service, context, control) ->
     assert "a FAILED payment" not in found["summary"]
     assert "a PAID payment" in found["neverSaw"]
     assert control.ok("GET", "/coverage?prefix=nobody-")["terminals"] == []
+
+
+def test_what_the_journal_dropped_before_the_examiner_read_it_is_counted(
+    start_emulator, zeep_for, context
+) -> None:
+    """The examiner reads the journal when asked, not on every call: what a small journal
+    let go of in between is said, not silently missing."""
+    server = start_emulator(journal_size=5)
+    service, control = zeep_for(server), Control(server.url)
+    terminal = context["initiatorPrincipalId"]["id"]
+    for _ in range(12):
+        send(service, context)
+    assert conformance(control, terminal)["unread"] == 7  # entries 1-7 went before the read
+    send(service, context)
+    assert conformance(control, terminal)["unread"] == 7  # read in time: nothing more missed
+    assert control.ok("GET", "/coverage")["unread"] == 7

@@ -82,7 +82,8 @@ class Violation:
 class _Invoice:
     terminal: str
     statuses: set[str] = field(default_factory=set)
-    final: Call | None = None  # the first answer that showed a final state
+    final: Evidence | None = None  # the first answer that showed a final state
+    final_status: str | None = None  # and the state it showed
     after_final: int = 0  # polls since, not counting those answering a notification
     notified: Note | None = None  # a delivered notification no poll has answered yet
     unanswered: int = 0  # delivered notifications no poll has answered: each excuses one
@@ -98,11 +99,13 @@ class Monitor:
     def __init__(self) -> None:
         self._invoices: OrderedDict[str, _Invoice] = OrderedDict()
         self._payments: dict[str, str] = {}  # a payment's ersReference -> its invoice
-        self._refunds: set[str] = set()
-        self._urls: dict[tuple[str, str], Call] = {}  # (terminal, notificationUrl) -> first
+        self._refunds: dict[str, None] = {}  # a refund's ersReference (a dict: insertion order)
+        # (terminal, notificationUrl) -> the first call that sent it; the calls themselves
+        # are not kept, only what evidence names of them (a kept Call was 8 KB an order)
+        self._urls: OrderedDict[tuple[str, str], Evidence] = OrderedDict()
         self._per_terminal: set[tuple[str, str]] = set()  # (terminal, rule) reported once
         self._cash_registers: set[str] = set()
-        self._paid: dict[str, Call] = {}  # terminal -> its latest PAID answer
+        self._paid: dict[str, Evidence] = {}  # terminal -> its latest PAID answer
         self._marks: dict[str | None, int] = {}  # terminal (None: the shop) -> last mark seq
         self._found: deque[Violation] = deque(maxlen=VIOLATION_LIMIT)
         self.last_seq = 0
@@ -132,10 +135,9 @@ class Monitor:
             self._invoices.move_to_end(reference)
         return found
 
-    def _flag(self, rule: str, terminal: str, message: str, *evidence: Fact) -> None:
-        self._found.append(
-            Violation(rules.BY_ID[rule], terminal, message, tuple(Evidence.of(e) for e in evidence))
-        )
+    def _flag(self, rule: str, terminal: str, message: str, *evidence: Fact | Evidence) -> None:
+        shown = tuple(e if isinstance(e, Evidence) else Evidence.of(e) for e in evidence)
+        self._found.append(Violation(rules.BY_ID[rule], terminal, message, shown))
 
     def _once(self, rule: str, terminal: str, message: str, call: Call) -> None:
         if (terminal, rule) not in self._per_terminal:
@@ -217,12 +219,16 @@ class Monitor:
                     call,
                 )
         elif call.ok:
-            first = self._urls.setdefault((terminal, url), call)
-            if first is not call:
+            first = self._urls.get((terminal, url))
+            if first is None:
+                self._urls[(terminal, url)] = Evidence.of(call)
+                if len(self._urls) > INVOICE_LIMIT:
+                    self._urls.popitem(last=False)
+            else:
                 self._flag(
                     "notification-url-per-order",
                     terminal,
-                    f"{call.describe()} sent the notificationUrl of {first.describe()}: {url}",
+                    f"{call.describe()} sent the notificationUrl of {first}: {url}",
                     first,
                     call,
                 )
@@ -256,8 +262,8 @@ class Monitor:
                 self._flag(
                     "poll-stops-at-final",
                     terminal,
-                    f"{call.describe()} polled again after {found.final.describe()} answered "
-                    f"{found.final.status}",
+                    f"{call.describe()} polled again after {found.final} answered "
+                    f"{found.final_status}",
                     found.final,
                     call,
                 )
@@ -278,15 +284,16 @@ class Monitor:
             return
         found.statuses.add(status)
         if status in FINAL and found.final is None:
-            found.final = call
+            found.final, found.final_status = Evidence.of(call), status
         if status == "PAID":
             ers = call.answered_ers
             if ers:
                 self._payments[ers] = call.invoice
+                _bound(self._payments)
             total = call.paid_total
             if total is not None:
                 found.paid_total = total
-            self._paid[terminal] = call
+            self._paid[terminal] = Evidence.of(call)
 
     def _receipt(self, call: Call, terminal: str) -> None:
         ers = call.sent_ers
@@ -336,7 +343,8 @@ class Monitor:
                 found.refunded += value
         made = call.answered_ers
         if call.ok and made:
-            self._refunds.add(made)
+            self._refunds[made] = None
+            _bound(self._refunds)
 
     def _cancel(self, call: Call, terminal: str) -> None:
         found = self._invoices.get(call.invoice or "")
@@ -406,8 +414,8 @@ class Monitor:
                         Violation(
                             rules.BY_ID["mark-period-at-close"],
                             till,
-                            f"no markTransactionPeriod after {paid.describe()} was PAID",
-                            (Evidence.of(paid),),
+                            f"no markTransactionPeriod after {paid} was PAID",
+                            (paid,),
                         )
                     )
         return found
@@ -417,3 +425,10 @@ class Monitor:
         return sorted(
             {v.terminal for v in self._found} | {i.terminal for i in self._invoices.values()}
         )
+
+
+def _bound(table: dict[str, Any]) -> None:
+    """Forget the oldest entry of a table of references past INVOICE_LIMIT: a long run's
+    monitor stays within a bound, as the invoices it follows do."""
+    if len(table) > INVOICE_LIMIT:
+        del table[next(iter(table))]

@@ -208,7 +208,9 @@ class Expect:
         call = seen.kind == CALL  # an attempt has no resultCode, a call no outcome
         code = self.result_code
         if call and code is not None and seen.result_code != code:
-            found.append(f"{seen.outcome or 'no resultCode'}, not resultCode {code}")
+            # the entry's own line already shows a Fault's words: name what was answered
+            got = "a Fault" if seen.result_code is None else f"resultCode {seen.result_code}"
+            found.append(f"{got}, not resultCode {code}")
         if not call and self.notification is not None and seen.notification != self.notification:
             found.append(f"not {self.notification}")
         status = self.invoice_status

@@ -7,6 +7,8 @@ CI jobs on one emulator never move each other's time. Standard library only.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from emulator.clock import Clock, TerminalClock
 
 
@@ -14,6 +16,9 @@ class Clocks:
     def __init__(self, base: Clock) -> None:
         self.base = base
         self._own: dict[str, TerminalClock] = {}
+        # the same dict, read-only by contract: the SOAP path looks a terminal up in it
+        # without a method call, and finds it empty unless a terminal moved its own time
+        self.own_clocks: Mapping[str, TerminalClock] = self._own
 
     def of(self, terminal_id: str | None) -> Clock:
         """The clock an invoice of this terminal lives by."""

@@ -125,6 +125,7 @@ class SoapEndpoint:
         self._elapsed = backend.clock.elapsed
         # a terminal with a clock of its own journals its calls at its own time
         self._lead = backend.clocks.own
+        self._own_clocks = backend.clocks.own_clocks
 
     def handle(self, body: bytes, info: CallInfo = WEBSHOP) -> SoapReply:
         journal = self._journal
@@ -176,9 +177,10 @@ class SoapEndpoint:
                 elif invoice is None and ers:
                     invoice = self.backend.invoice_of_payment(ers)
                 size = len(out)
+                own = self._own_clocks  # empty unless a terminal moved its own time
                 journal.call(
                     (
-                        at + self._lead(terminal) if terminal else at,
+                        at + own[terminal].own if own and terminal and terminal in own else at,
                         info.path,
                         read[0],
                         terminal,

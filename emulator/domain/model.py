@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
+from typing import NamedTuple
 
 
 class InvoiceStatus(StrEnum):
@@ -179,9 +180,11 @@ class Invoice:
     history: list[HistoryEntry] = field(default_factory=list)
 
 
-@dataclass(frozen=True, slots=True)
-class Credentials:
-    """`context.initiatorPrincipalId` plus `context.password`, as the merchant sent them."""
+class Credentials(NamedTuple):
+    """`context.initiatorPrincipalId` plus `context.password`, as the merchant sent them.
+
+    A named tuple: one is made for every SOAP request read, and a frozen dataclass costs
+    twice as much to make (callgrind: 7.6k instructions against 3.5k)."""
 
     id: str | None
     type: str | None

@@ -23,7 +23,7 @@ import logging
 from collections import OrderedDict
 from dataclasses import dataclass
 from time import perf_counter
-from typing import Any
+from typing import Any, NamedTuple
 
 from lxml import etree
 
@@ -32,7 +32,14 @@ from emulator.journal import BODY_LIMIT, Journal
 from emulator.scenario.engine import Call
 from emulator.scenario.model import Action, ScenarioError, Step
 from emulator.soap import codec
-from emulator.soap.mapping import CallInfo, answered_by_scenario, describe_call, handle
+from emulator.soap.mapping import (
+    CallInfo,
+    Creds,
+    answered_by_scenario,
+    credentials,
+    describe_call,
+    handle,
+)
 from emulator.soap.types import NAMESPACE
 
 log = logging.getLogger(__name__)
@@ -72,17 +79,19 @@ class Disturbance:
     seconds: float = 0.0
 
 
-@dataclass(frozen=True, slots=True)
-class SoapReply:
+class SoapReply(NamedTuple):
+    """A named tuple, one made per call: a frozen dataclass costs more to make (its
+    __init__ sets each field through object.__setattr__)."""
+
     status: int
     body: bytes
     operation: str | None = None
     disturbance: Disturbance | None = None
 
 
-Reading = tuple[str, codec.Operation, dict[str, Any], Call, bytes]
-"""What a request says: its operation's name and shape, its payload, the call it is, and the
-bytes the journal keeps of it (at most BODY_LIMIT)."""
+Reading = tuple[str, codec.Operation, dict[str, Any], Call, bytes, Creds]
+"""What a request says: its operation's name and shape, its payload, the call it is, the
+bytes the journal keeps of it (at most BODY_LIMIT), and its credentials."""
 Answer = tuple[bytes, dict[str, Any]]  # the envelope, and the result it was written from
 
 
@@ -139,11 +148,11 @@ class SoapEndpoint:
         fault: SoapFault | None = None
         try:
             read = self._read(body)
-            name, operation, request, call, _ = read
+            name, operation, request, call, _, creds = read
             backend = self.backend
 
             def carry_out() -> tuple[int, Answer]:
-                result = handle(backend, request, info, call)
+                result = handle(backend, request, info, call, creds)
                 return result["resultCode"], (self.codec.envelope(operation, result), result)
 
             answer, step = backend.serve_call(call, carry_out)
@@ -231,7 +240,7 @@ class SoapEndpoint:
         code = fault_code = fault_string = ers = None
         name: str | None
         if read is not None:
-            name, _, _, call, shown = read
+            name, _, _, call, shown, _ = read
             terminal, invoice, ers = call.principal, call.reference, call.ers_reference
         else:
             name = terminal = invoice = None
@@ -304,7 +313,12 @@ class SoapEndpoint:
         if found is not None:
             return found
         name, operation, request = self._parse(body)
-        read = (name, operation, request, describe_call(name, request), _kept(body))
+        # The credentials are read with the request, and kept with it by the memo; they and
+        # the reply are named tuples. Worth (callgrind, instructions per call, against frozen
+        # dataclasses made per call): a repeating poll 62.8k against 77.5k, a poll of new
+        # bytes 219.6k against 229.0k, sendInvoice 484.8k against 497.0k.
+        creds = credentials(request)
+        read = (name, operation, request, describe_call(name, request, creds), _kept(body), creds)
         if name in _MEMOIZED and len(body) <= MEMO_LONGEST:
             seen = self._seen_once
             if seen.pop(body, False):

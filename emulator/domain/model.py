@@ -178,6 +178,9 @@ class Invoice:
     refunded_total: Decimal = field(default_factory=Decimal)  # kept, not summed: O(1) refunds
     receipts: list[Receipt] = field(default_factory=list)
     history: list[HistoryEntry] = field(default_factory=list)
+    # How many times the store was told the invoice changed (`Store.changed`): a view made
+    # of the invoice (the SOAP adapter's answer to a poll) stands while this is the same.
+    changes: int = field(default=0, compare=False, repr=False)
 
 
 class Credentials(NamedTuple):

@@ -266,11 +266,16 @@ def update_invoice(
     return SUCCESS
 
 
+def polled(backend: SeqrBackend, req: Dict, creds: Creds) -> tuple[Invoice, str | None]:
+    """getPaymentStatus's verb: the invoice polled, and the name its receipt gives the till."""
+    found = backend.get_payment_status(creds, req.get("invoiceReference"))
+    return found, backend.receiver_name(found)
+
+
 def get_payment_status(
     backend: SeqrBackend, req: Dict, info: CallInfo, call: Call, creds: Creds
 ) -> Dict:
-    found = backend.get_payment_status(creds, req.get("invoiceReference"))
-    return payment_status_out(found, backend.receiver_name(found))
+    return payment_status_out(*polled(backend, req, creds))
 
 
 def cancel_invoice(

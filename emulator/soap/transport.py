@@ -28,6 +28,8 @@ from typing import Any, NamedTuple
 from lxml import etree
 
 from emulator.backend import SeqrBackend
+from emulator.domain.errors import SeqrError
+from emulator.domain.model import Invoice
 from emulator.journal import BODY_LIMIT, Journal
 from emulator.scenario.engine import Call
 from emulator.scenario.model import Action, ScenarioError, Step
@@ -38,7 +40,10 @@ from emulator.soap.mapping import (
     answered_by_scenario,
     credentials,
     describe_call,
+    failure,
     handle,
+    payment_status_out,
+    polled,
 )
 from emulator.soap.types import NAMESPACE
 
@@ -129,6 +134,8 @@ class SoapEndpoint:
         # deleted slots at its front (3.5 us an insert, measured, against 0.7 us)
         self._polls: OrderedDict[bytes, Reading] = OrderedDict()
         self._seen_once: OrderedDict[bytes, bool] = OrderedDict()
+        # invoiceReference -> (the invoice, its `changes`, its till's name, the poll's answer)
+        self._answers: OrderedDict[str, tuple[Invoice, int, str | None, Answer]] = OrderedDict()
         journal = backend.requests
         self._journal = journal if journal.enabled else None  # off: not even a look per call
         self._elapsed = backend.clock.elapsed
@@ -152,6 +159,8 @@ class SoapEndpoint:
             backend = self.backend
 
             def carry_out() -> tuple[int, Answer]:
+                if name == "getPaymentStatus":
+                    return self._status(operation, request, creds)
                 result = handle(backend, request, info, call, creds)
                 return result["resultCode"], (self.codec.envelope(operation, result), result)
 
@@ -290,7 +299,39 @@ class SoapEndpoint:
         (`heap.OldObjects.release`): 2,048 readings were 3.7 MB in a soak."""
         self._polls.clear()
         self._seen_once.clear()
+        self._answers.clear()
         self.codec.forget_values()
+
+    def _status(
+        self, operation: codec.Operation, request: dict[str, Any], creds: Creds
+    ) -> tuple[int, Answer]:
+        """getPaymentStatus; its answer is kept per invoice while the invoice stands.
+
+        Merchants poll an open invoice about once a second until it changes, and the answer
+        is the same bytes every time until it does. The answer is made of the invoice and
+        its till's name alone, so the last one made of each invoice is kept (first in, first
+        out, MEMO_SIZE of them) with the invoice's `changes`, which the store counts up on
+        every change: a poll whose invoice, count and name are those of the kept answer
+        gets it again instead of a new one. The poll itself still runs in full (the
+        password, the deadlines, a PAID invoice's acknowledgment), and so does the journal.
+        Worth (callgrind, instructions per call with it and without): a repeating poll
+        35.2k against 62.8k, a PAID poll with its receipt 35.3k against 195.9k, a poll of
+        new bytes each time 191.8k against 219.6k; the count costs sendInvoice nothing seen
+        (486.9k against 484.8k).
+        """
+        try:
+            found, till = polled(self.backend, request, creds)
+        except SeqrError as error:
+            result = failure(error, operation.name)
+            return result["resultCode"], (self.codec.envelope(operation, result), result)
+        changes = found.changes  # read first: a change while the answer is made makes it stale
+        kept = self._answers.get(found.reference)
+        if kept is not None and kept[0] is found and kept[1] == changes and kept[2] == till:
+            return 0, kept[3]
+        result = payment_status_out(found, till)
+        answer = (self.codec.envelope(operation, result), result)
+        _bounded_put(self._answers, found.reference, (found, changes, till, answer))
+        return 0, answer
 
     def _read(self, body: bytes) -> Reading:
         """The operation and its payload; a poll that repeats is not parsed again.

@@ -4,6 +4,7 @@ on a machine too busy for wall-clock time to mean anything.
     python bench/instructions.py send          # callgrind, 0 and 2,000 calls: instructions a call
     python bench/instructions.py fresh --calls 500
     python bench/instructions.py send --run 100   # the loop alone, no valgrind (for a profiler)
+    python bench/instructions.py poll --journal 0   # the journal off (--journal 10: full)
 
 The emulator is built as `seqr-emulator serve --ack-window 0` builds it (`create_app`, its
 listeners and the heap freezer subscribed), and `SoapEndpoint.handle` is called in a loop
@@ -16,6 +17,7 @@ calls cost: parse, backend, answer and journal, not the HTTP stack (the ceiling'
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import re
 import subprocess
@@ -37,14 +39,19 @@ def _ref(body: bytes, name: str) -> str:
     return found.group(1).decode()
 
 
-def loop(kind: str, calls: int, prepared: int) -> None:
-    """Build the emulator and `prepared` request bodies, then make `calls` of them."""
+def loop(kind: str, calls: int, prepared: int, journal: int | None = None) -> None:
+    """Build the emulator and `prepared` request bodies, then make `calls` of them; with
+    `journal` the journal's size (0: off; a size below the warm-up's 50 calls: full, so every
+    call counted also drops the oldest entry, as in a long run)."""
     import run  # bench/run.py: the request bodies the benchmark sends
 
     from emulator.app import BACKEND, SOAP, create_app
     from emulator.settings import Settings
 
-    app = create_app(Settings(ack_window=0), freeze_heap=True)
+    settings = Settings(ack_window=0)
+    if journal is not None:
+        settings = dataclasses.replace(settings, journal_size=journal)
+    app = create_app(settings, freeze_heap=True)
     endpoint, backend = app[SOAP], app[BACKEND]
     handle = endpoint.handle
     issued = _ref(handle(run.send_invoice()).body, "invoiceReference")
@@ -81,7 +88,7 @@ def loop(kind: str, calls: int, prepared: int) -> None:
         assert reply.status == 200, reply.body[:300]
 
 
-def collected(kind: str, calls: int, prepared: int) -> int:
+def collected(kind: str, calls: int, prepared: int, journal: int | None) -> int:
     """Instructions callgrind counted in a whole process making `calls` calls."""
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp, "callgrind.out")
@@ -97,6 +104,7 @@ def collected(kind: str, calls: int, prepared: int) -> int:
                 str(calls),
                 "--prepared",
                 str(prepared),
+                *([] if journal is None else ["--journal", str(journal)]),
             ],
             env=dict(os.environ, PYTHONHASHSEED="0"),
             capture_output=True,
@@ -113,13 +121,14 @@ def main() -> None:
     parser.add_argument("--calls", type=int, default=2000)
     parser.add_argument("--run", type=int, help="make this many calls, without valgrind")
     parser.add_argument("--prepared", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--journal", type=int, help="the journal's size (0: off)")
     args = parser.parse_args()
     if args.run is not None:
-        loop(args.kind, args.run, args.prepared or args.run + 50)
+        loop(args.kind, args.run, args.prepared or args.run + 50, args.journal)
         return
     prepared = args.calls + 50
-    none = collected(args.kind, 0, prepared)
-    some = collected(args.kind, args.calls, prepared)
+    none = collected(args.kind, 0, prepared, args.journal)
+    some = collected(args.kind, args.calls, prepared, args.journal)
     print(f"{args.kind}: {(some - none) / args.calls / 1000:.1f}k instructions a call")
 
 

@@ -189,8 +189,9 @@ class Invoice:
     customer: Customer | None = None
     in_progress: bool = False  # the customer scanned and is confirming (still ISSUED)
     # A CI fleet keeps 100k invoices, most with no tokens, refunds or receipts: those share
-    # NO_ITEMS, and a refunded total of zero shares one Decimal. Worth (RSS, 100,000
-    # invoices stored by sendInvoice): ... bytes an invoice against ...
+    # NO_ITEMS, and a refunded total of zero shares one Decimal. Worth: 272 bytes an
+    # invoice (three empty lists of 56 bytes and a Decimal of 104, sys.getsizeof), of the
+    # 1,113 bytes an invoice that `bench/run.py` measured with them shared.
     customer_tokens: list[CustomerToken] = field(default_factory=lambda: NO_ITEMS)
     merchant_acknowledged: bool = False
     payment: Payment | None = None

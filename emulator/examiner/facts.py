@@ -30,7 +30,7 @@ Fields = dict[str, str]
 
 
 def _local(tag: object) -> str:
-    return tag[tag.rfind("}") + 1 :] if isinstance(tag, str) else ""
+    return tag.rsplit("}", 1)[-1] if isinstance(tag, str) else ""
 
 
 def _payload(body: bytes) -> etree._Element | None:
@@ -54,18 +54,14 @@ def _payload(body: bytes) -> etree._Element | None:
 def _flatten(element: etree._Element, prefix: str, out: Fields, skip: str = "") -> None:
     """`out["context/clientId"] = text`, first occurrence of each path wins."""
     for child in element:
-        tag = child.tag
-        if tag.__class__ is not str:
-            continue
-        name = tag[tag.rfind("}") + 1 :]
+        name = _local(child.tag)
         if not name or name == skip:
             continue
-        path = prefix + name
+        path = f"{prefix}{name}"
         if len(child):
             _flatten(child, path + "/", out, skip)
-        elif path not in out:
-            text = child.text
-            out[path] = text.strip() if text else ""
+        else:
+            out.setdefault(path, (child.text or "").strip())
 
 
 def _rows(element: etree._Element | None) -> tuple[Fields, ...]:
@@ -176,12 +172,7 @@ Fact = Call | Note
 
 
 def read(record: Record) -> Fact:
-    """The facts of one journal entry.
-
-    Every entry is read once, in the background (`LiveExaminer.catch_up`), but on the
-    emulator's one core: what reading costs, every call costs. Worth of the shortcuts above
-    (callgrind, instructions per journal entry read): ...
-    """
+    """The facts of one journal entry."""
     if record.kind != CALL:
         made = record.attempt
         return Note(
@@ -197,20 +188,13 @@ def read(record: Record) -> Fact:
     answer: Fields = {}
     rows: tuple[Fields, ...] = ()
     entries: tuple[tuple[str, str], ...] = ()
-    body = record.request
-    sent = _payload(body)
+    sent = _payload(record.request)
     operation = record.operation
     if sent is not None:
         operation = operation or _local(sent.tag)
         _flatten(sent, "", request, skip="invoiceRows")
-        # An element's name is in the bytes as written, where they are ASCII-compatible (no
-        # NUL: not UTF-16 or -32; `<` first: not EBCDIC): a body without the name has no
-        # such element, and its tree need not be walked for one. Worth: see `read`.
-        plain = body[:1] == b"<" and b"\x00" not in body
-        if not plain or b"invoiceRows" in body:
-            rows = _rows(next((c for c in sent.iter() if _local(c.tag) == "invoiceRows"), None))
-        if not plain or b"entry" in body:
-            entries = _entries(sent)
+        rows = _rows(next((c for c in sent.iter() if _local(c.tag) == "invoiceRows"), None))
+        entries = _entries(sent)
     got = _payload(record.answer)
     if got is not None:
         _flatten(got, "", answer, skip="invoiceRows")

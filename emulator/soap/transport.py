@@ -30,7 +30,7 @@ from lxml import etree
 from emulator.backend import SeqrBackend
 from emulator.domain.errors import SeqrError
 from emulator.domain.model import Invoice
-from emulator.journal import BODY_LIMIT, Journal
+from emulator.journal import BODY_LIMIT, Journal, RepeatFacts, repeat_facts
 from emulator.scenario.engine import Call
 from emulator.scenario.model import Action, ScenarioError, Step
 from emulator.soap import codec
@@ -136,6 +136,8 @@ class SoapEndpoint:
         self._seen_once: OrderedDict[bytes, bool] = OrderedDict()
         # invoiceReference -> (the invoice, its `changes`, its till's name, the poll's answer)
         self._answers: OrderedDict[str, tuple[Invoice, int, str | None, Answer]] = OrderedDict()
+        # a kept poll's bytes -> (its reading, its answer, its path, their journal facts)
+        self._repeats: OrderedDict[bytes, tuple[Reading, Answer, str, RepeatFacts]] = OrderedDict()
         journal = backend.requests
         self._journal = journal if journal.enabled else None  # off: not even a look per call
         self._elapsed = backend.clock.elapsed
@@ -183,39 +185,60 @@ class SoapEndpoint:
             reply = SoapReply(500, fault_body(fault.code, fault.message))
         if journal is None:
             return reply
-        # What the journal costs (callgrind, instructions per call, journal on and off): a
-        # repeating poll 77.5k against 66.7k, a sendInvoice 337k against 326k.
+        # What the journal costs (callgrind, instructions per call, a full journal on and
+        # off): a repeating poll 31.5k against 24.0k (the entry of a repeat; 34.4k with a
+        # whole entry each time), a sendInvoice 449k against 437k.
         try:
             if step is None and answer is not None and read is not None:  # most calls
-                out, result = answer
                 call = read[3]
-                terminal, invoice, ers = call.principal, call.reference, call.ers_reference
+                terminal = call.principal
+                if read[0] == "getPaymentStatus":
+                    kept = self._repeats.get(body)
+                    if (
+                        kept is not None
+                        and kept[0] is read
+                        and kept[1] is answer
+                        and kept[2] == info.path
+                    ):
+                        own = self._own_clocks  # empty unless a terminal moved its own time
+                        journal.repeat(
+                            at + own[terminal].own if own and terminal and terminal in own else at,
+                            (perf_counter() - started) * 1000,
+                            kept[3],
+                        )
+                        return reply
+                out, result = answer
+                invoice, ers = call.reference, call.ers_reference
                 if read[0] == "sendInvoice":
                     invoice = result["invoiceReference"]
                 elif invoice is None and ers:
                     invoice = self.backend.invoice_of_payment(ers)
                 size = len(out)
                 own = self._own_clocks  # empty unless a terminal moved its own time
-                journal.call(
-                    (
-                        at + own[terminal].own if own and terminal and terminal in own else at,
-                        info.path,
-                        read[0],
-                        terminal,
-                        invoice,
-                        ers,
-                        result["resultCode"],
-                        None,
-                        None,
-                        200,
-                        None,
-                        (perf_counter() - started) * 1000,
-                        read[4],
-                        len(body),
-                        out if size <= BODY_LIMIT else out[:BODY_LIMIT],
-                        size,
-                    )
+                facts = (
+                    at + own[terminal].own if own and terminal and terminal in own else at,
+                    info.path,
+                    read[0],
+                    terminal,
+                    invoice,
+                    ers,
+                    result["resultCode"],
+                    None,
+                    None,
+                    200,
+                    None,
+                    (perf_counter() - started) * 1000,
+                    read[4],
+                    len(body),
+                    out if size <= BODY_LIMIT else out[:BODY_LIMIT],
+                    size,
                 )
+                journal.call(facts)
+                if read[0] == "getPaymentStatus" and self._polls.get(body) is read:
+                    # a kept poll: its next repeat shares these facts (`Journal.repeat`)
+                    _bounded_put(
+                        self._repeats, body, (read, answer, info.path, repeat_facts(facts))
+                    )
             else:
                 self._note(journal, at, started, info, body, reply, read, answer, step, fault)
         except Exception:  # the journal never costs a merchant its answer
@@ -298,6 +321,7 @@ class SoapEndpoint:
         kept they would pin, scattered through the heap, memory the reset gives back
         (`heap.OldObjects.release`): 2,048 readings were 3.7 MB in a soak."""
         self._polls.clear()
+        self._repeats.clear()
         self._seen_once.clear()
         self._answers.clear()
         self.codec.forget_values()

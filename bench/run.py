@@ -29,6 +29,7 @@ import tempfile
 import threading
 import time
 import urllib.request
+from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -48,6 +49,9 @@ READY = re.compile(r"listening on (http://\S+)")
 ENV = "http://schemas.xmlsoap.org/soap/envelope/"
 SEQR = "http://external.interfaces.ers.seamless.com/"
 ROUNDS = 4  # turns of the ~100 and the big store, s/2 each
+# A restart holding the big store may take this many times the bare aiohttp app's start: on
+# the 2-core machine of the README that was 2 s, the goal before goals were ratios.
+RESTART_RATIO = 6
 HANGING = 1000  # notification attempts held by receivers that never answer, in their row
 VARY = "@N@"  # the load generator writes a number of its own here, per request
 CONTEXT = (
@@ -145,8 +149,11 @@ def byte_compile() -> None:
     compileall.compile_dir(Path(emulator_package.__file__).parent, quiet=1)
 
 
+EMULATOR = ("-m", "emulator", "serve", "--port", "0", "--ack-window", "0")
+
+
 def emulator(*extra: str):  # type: ignore[no-untyped-def]
-    return spawn("-m", "emulator", "serve", "--port", "0", "--ack-window", "0", *extra)
+    return spawn(*EMULATOR, *extra)
 
 
 def http(method: str, url: str, body: bytes | None = None) -> bytes:
@@ -166,16 +173,43 @@ class Load:
     p99_ms: float
     requests: int
     errors: int
+    cpu_s: float = 0.0  # CPU time the server process used meanwhile, user and system
+
+    @property
+    def per_cpu(self) -> float:
+        """Requests per CPU-second of the server: fair to a server that uses several cores."""
+        return self.requests / self.cpu_s if self.cpu_s > 0 else 0.0
+
+
+TICKS = os.sysconf("SC_CLK_TCK")  # the unit of /proc/<pid>/stat's times
+
+
+def cpu_seconds(pid: int) -> float:
+    """A process's own CPU time so far, user plus system (`utime` and `stime`, the 14th and
+    15th fields of /proc/<pid>/stat; the name before them is in parentheses, maybe spaced)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICKS
 
 
 def run_load(
-    url: str, body: bytes | None, seconds: float, connections: int, paths: list[str] | None = None
+    url: str,
+    body: bytes | None,
+    seconds: float,
+    connections: int,
+    paths: list[str] | None = None,
+    *,
+    pid: int,
 ) -> Load:
     """`body` is sent as it is, but for each `VARY` in it, which becomes a new number per
-    request (so that no two requests are the same bytes); `paths` are taken in turn."""
+    request (so that no two requests are the same bytes); `paths` are taken in turn. `pid`
+    is the server's process, whose CPU time the load is charged."""
+    used = cpu_seconds(pid)
     if shutil.which("wrk"):
-        return _wrk(url, body, seconds, connections, paths)
-    return asyncio.run(_aio_load(url, body, seconds, connections, paths))
+        load = _wrk(url, body, seconds, connections, paths)
+    else:
+        load = asyncio.run(_aio_load(url, body, seconds, connections, paths))
+    load.cpu_s = cpu_seconds(pid) - used
+    return load
 
 
 def _wrk(url: str, body: bytes | None, seconds: float, conns: int, paths: list[str] | None) -> Load:
@@ -492,6 +526,7 @@ def combined(loads: list[Load]) -> Load:
         statistics.fmean(x.p99_ms for x in loads),
         sum(x.requests for x in loads),
         sum(x.errors for x in loads),
+        sum(x.cpu_s for x in loads),
     )
 
 
@@ -547,6 +582,11 @@ class Row:
     def ratio(self) -> float:
         return self.load.rps / self.ceiling.rps
 
+    @property
+    def p99_ratio(self) -> float:
+        """This row's p99 over the ceiling's, from the same probes."""
+        return self.load.p99_ms / self.ceiling.p99_ms
+
 
 class Measurements:
     """Rows measured between probes of the ceiling.
@@ -555,8 +595,8 @@ class Measurements:
     row's ratio is to the mean of the ceiling measured just before and just after it.
     """
 
-    def __init__(self, ceiling_url: str, seconds: float, connections: int) -> None:
-        self.ceiling_url = ceiling_url
+    def __init__(self, ceiling: Server, seconds: float, connections: int) -> None:
+        self.ceiling = ceiling
         self.seconds = seconds
         self.connections = connections
         self.probes: list[Load] = []
@@ -565,7 +605,13 @@ class Measurements:
         self._probed_at = 0.0
 
     def probe(self) -> Load:
-        load = run_load(self.ceiling_url, payment_status("1"), self.seconds / 3, self.connections)
+        load = run_load(
+            self.ceiling.url + "/",
+            payment_status("1"),
+            self.seconds / 3,
+            self.connections,
+            pid=self.ceiling.proc.pid,
+        )
         self.probes.append(load)
         self._probed_at = time.monotonic()
         return load
@@ -579,14 +625,15 @@ class Measurements:
     def measure(
         self,
         name: str,
-        url: str,
+        server: Server,
         body: bytes | None,
         paths: list[str] | None = None,
         *,
         last: bool = False,
     ) -> Row:
         before = self.before()
-        load = run_load(url, body, self.seconds, self.connections, paths)
+        url = server.url if paths else server.soap_url
+        load = run_load(url, body, self.seconds, self.connections, paths, pid=server.proc.pid)
         return self.add(name, load, before, last=last)
 
     def add(self, name: str, load: Load, before: Load, *, last: bool = False) -> Row:
@@ -597,6 +644,60 @@ class Measurements:
         return made
 
 
+def in_turns(first: Callable[[], float], second: Callable[[], float], turns: int) -> Turns:
+    """`first` and `second` measured alternately, `turns` times each: a machine whose speed
+    moves, or that stalls for a moment, moves both sides alike."""
+    pairs = [(first(), second()) for _ in range(turns)]
+    return Turns([a for a, _ in pairs], [b for _, b in pairs])
+
+
+@dataclass
+class Turns:
+    """Two things measured in turns; `ratio` is the median of the turns' ratios."""
+
+    first: list[float]
+    second: list[float]
+
+    @property
+    def ratio(self) -> float:
+        return statistics.median(a / b for a, b in zip(self.first, self.second, strict=True))
+
+
+def cold_start(*args: str) -> Callable[[], float]:
+    """A start of `args` from a new process to its `listening` line, in seconds."""
+
+    def once() -> float:
+        with spawn(*args) as started:
+            return started.started_in
+
+    return once
+
+
+BARE_APP = (str(HERE / "ceiling.py"), "--port", "0")  # the bare aiohttp app, started alike
+JOURNAL_SIZE = 10_000  # the request journal's default size (`Settings.journal_size`)
+
+
+def refuse(server: Server, count: int, conns: int) -> None:
+    """`count` sendInvoice calls refused for a wrong password: each is journaled, none is
+    stored, so the journal is as full as it will ever be while the store is still empty."""
+    wrong = send_invoice().replace(b"bench-secret", b"wrong-secret")
+    asyncio.run(_send_many(server.soap_url, wrong, count, conns))
+
+
+def bare_posts(receiver: Receiver, count: int) -> list[float]:
+    """A bare aiohttp client in a process of its own POSTs the notification's form to the
+    receiver, one at a time: the latency from its send to the receiver's arrival, in ms."""
+    sent = json.loads(
+        subprocess.run(
+            [sys.executable, str(HERE / "poster.py"), receiver.notify_url, str(count)],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+    )
+    return [(receiver.arrivals[ref] - at) * 1000 for ref, at in sent.items()]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=10, help="per measurement")
@@ -604,21 +705,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--invoices", type=int, default=100_000, help="stored for the big rows")
     parser.add_argument("--tiny", action="store_true", help="a seconds-long smoke run")
     args = parser.parse_args(argv)
+    journal_size = JOURNAL_SIZE
     if args.tiny:
         args.seconds, args.connections, args.invoices = 0.5, 2, 300
+        journal_size = 300
     s, c = args.seconds, args.connections
     rounds = 2 if args.tiny else ROUNDS
 
     receiver = Receiver()
-    with spawn(str(HERE / "ceiling.py"), "--port", "0") as ceiling_server:
-        m = Measurements(ceiling_server.url + "/", s, c)
+    with spawn(*BARE_APP) as ceiling_server:
+        m = Measurements(ceiling_server, s, c)
         byte_compile()
-        starts = []
-        for _ in range(5):
-            with emulator() as cold:
-                starts.append(cold.started_in)
+        starts = in_turns(cold_start(*EMULATOR), cold_start(*BARE_APP), 5)
 
         with emulator() as server:
+            pid = server.proc.pid
             # Merchants poll an ISSUED invoice every second until it changes: that is the
             # hot case, each poll of it the same bytes. A PAID answer carries the whole
             # receipt and is read once per order.
@@ -629,15 +730,25 @@ def main(argv: list[str] | None = None) -> int:
             # A second emulator holds the big store while this one holds ~100. The two are
             # polled in turns, and the drift is the median of the rounds' ratios, so that a
             # machine whose speed moves, or stalls for a few seconds, moves both sides alike.
-            with emulator() as full:
+            with emulator(f"--journal-size={journal_size}") as full:
+                fresh_rss = full.rss_mb()
                 kept = field(http("POST", full.soap_url, send_invoice()), "invoiceReference")
+                # Memory per stored invoice is counted from a store of one with a full
+                # journal: the journal's entries are bounded (`--journal-size`), not per invoice.
+                refuse(full, journal_size, c)
+                empty_rss = full.rss_mb()
                 count = fill(full, args.invoices, c)
                 rss = full.rss_mb()
+                per_invoice = (rss - empty_rss) * 2**20 / (count - 1)
                 before = m.before()
                 small_polls, big_polls = [], []
                 for _ in range(rounds):
-                    small_polls.append(run_load(server.soap_url, payment_status(ref), s / 2, c))
-                    big_polls.append(run_load(full.soap_url, payment_status(kept), s / 2, c))
+                    small_polls.append(
+                        run_load(server.soap_url, payment_status(ref), s / 2, c, pid=pid)
+                    )
+                    big_polls.append(
+                        run_load(full.soap_url, payment_status(kept), s / 2, c, pid=full.proc.pid)
+                    )
                 poll_small, poll_big = combined(small_polls), combined(big_polls)
                 drift = (
                     statistics.median(
@@ -650,17 +761,17 @@ def main(argv: list[str] | None = None) -> int:
                     f"getPaymentStatus (ISSUED) with {count:,} stored", poll_big, before, last=True
                 )
                 send_big = m.measure(
-                    f"sendInvoice with {count:,} stored", full.soap_url, send_invoice(), last=True
+                    f"sendInvoice with {count:,} stored", full, send_invoice(), last=True
                 )
 
-            poll = m.measure("getPaymentStatus (ISSUED)", server.soap_url, payment_status(ref))
+            poll = m.measure("getPaymentStatus (ISSUED)", server, payment_status(ref))
             fresh = m.measure(
                 "getPaymentStatus (ISSUED), every poll new bytes",
-                server.soap_url,
+                server,
                 payment_status(ref, client_id=VARY),
             )
-            m.measure("getPaymentStatus (PAID, receipt)", server.soap_url, payment_status(paid))
-            send = m.measure("sendInvoice", server.soap_url, send_invoice())
+            receipt = m.measure("getPaymentStatus (PAID, receipt)", server, payment_status(paid))
+            send = m.measure("sendInvoice", server, send_invoice())
             # The same sendInvoice on an emulator keeping its state in a file, in turns with
             # the one in memory (both hold a similar, growing store), read as the median of
             # the turns' ratios, like the big store's polls.
@@ -668,8 +779,10 @@ def main(argv: list[str] | None = None) -> int:
                 before = m.before()
                 in_memory, in_file = [], []
                 for _ in range(rounds):
-                    in_memory.append(run_load(server.soap_url, send_invoice(), s / 2, c))
-                    in_file.append(run_load(kept.soap_url, send_invoice(), s / 2, c))
+                    in_memory.append(run_load(server.soap_url, send_invoice(), s / 2, c, pid=pid))
+                    in_file.append(
+                        run_load(kept.soap_url, send_invoice(), s / 2, c, pid=kept.proc.pid)
+                    )
                 send_kept = m.add("sendInvoice with --state", combined(in_file), before)
                 kept_ratio = statistics.median(
                     f.rps / mem.rps for mem, f in zip(in_memory, in_file, strict=True)
@@ -681,14 +794,20 @@ def main(argv: list[str] | None = None) -> int:
                 unjournaled = field(http("POST", bare.soap_url, send_invoice()), "invoiceReference")
                 fill(bare, stored(server), c)
                 journal_ratios: dict[str, list[float]] = {"poll": [], "send": []}
+                # Each turn is on, off, off, on (a quarter of the time each): a machine whose
+                # speed drifts through a turn moves both sides alike. A 10% goal is finer
+                # than this machine's drift between two measurements seconds apart.
                 for _ in range(rounds):
                     for kind, on_body, off_body in (
                         ("poll", payment_status(ref), payment_status(unjournaled)),
                         ("send", send_invoice(), send_invoice()),
                     ):
-                        on = run_load(server.soap_url, on_body, s / 2, c)
-                        off = run_load(bare.soap_url, off_body, s / 2, c)
-                        journal_ratios[kind].append(on.rps / off.rps)
+                        turn: dict[bool, float] = {True: 0.0, False: 0.0}
+                        for journaled in (True, False, False, True):
+                            target, body = (server, on_body) if journaled else (bare, off_body)
+                            load = run_load(target.soap_url, body, s / 4, c, pid=target.proc.pid)
+                            turn[journaled] += load.rps
+                        journal_ratios[kind].append(turn[True] / turn[False])
                 journal_cost = {k: statistics.median(v) for k, v in journal_ratios.items()}
 
             big = field(
@@ -696,7 +815,7 @@ def main(argv: list[str] | None = None) -> int:
             )
             http("POST", f"{server.url}/_emulator/invoices/{big}/pay")
             ers = field(http("POST", server.soap_url, payment_status(big)), "ersReference")
-            m.measure("refundPayment", server.soap_url, refund(ers))
+            refunds = m.measure("refundPayment", server, refund(ers))
 
             # enough unpaid invoices that the pay row never pays one twice
             fill(server, stored(server) + int(8000 * s) + 100, c)
@@ -706,21 +825,31 @@ def main(argv: list[str] | None = None) -> int:
                 if i["status"] == "ISSUED"
             ]
             paths = [f"/_emulator/invoices/{r}/pay" for r in issued]
-            m.measure("control pay (POST /_emulator/…/pay)", server.url, None, paths)
+            m.measure("control pay (POST /_emulator/…/pay)", server, None, paths)
 
         # A restart of an emulator whose state file holds the big store: from the start of
-        # the process to its `listening` line, after a clean stop.
+        # the process to its `listening` line, after a clean stop, in turns with the bare
+        # aiohttp app's start.
         with tempfile.TemporaryDirectory() as tmp:
             with emulator("--state", f"{tmp}/big") as big_state:
                 held = fill(big_state, args.invoices, c)
-            restarts = []
-            for _ in range(3):
-                with emulator("--state", f"{tmp}/big") as again:
-                    restarts.append(again.started_in)
-                    assert stored(again) == held, "the restart holds every invoice"
 
+            def restart() -> float:
+                with emulator("--state", f"{tmp}/big") as again:
+                    assert stored(again) == held, "the restart holds every invoice"
+                    return again.started_in
+
+            restarts = in_turns(restart, cold_start(*BARE_APP), 3)
+
+        # The notification after a payment, in turns with a bare aiohttp client's POST of
+        # the same form to the same receiver.
         with emulator() as server:
-            latencies = notification_latency(server, receiver, 20 if args.tiny else 1000)
+            count_each = (20 if args.tiny else 1000) // rounds
+            latencies: list[float] = []
+            bare_latencies: list[float] = []
+            for _ in range(rounds):
+                latencies += notification_latency(server, receiver, count_each)
+                bare_latencies += bare_posts(receiver, count_each)
             flows = asyncio.run(mixed(server, receiver, s, min(c, 8)))
 
         # 1,000 attempts in flight take a descriptor each, on both sides of the loopback
@@ -739,45 +868,60 @@ def main(argv: list[str] | None = None) -> int:
         f"{c} connections, {s:g} s per row"
     )
     print()
-    print("| operation | requests/s | p50 ms | p99 ms | of ceiling |")
-    print("|---|---:|---:|---:|---:|")
     print(
-        f"| ceiling (raw aiohttp, fixed body) | {ceiling.rps:,.0f} "
-        f"| {ceiling.p50_ms:.2f} | {ceiling.p99_ms:.2f} | - |"
+        "| operation | requests/s | requests/CPU-s | p50 ms | p99 ms | of ceiling "
+        "| p99 / ceiling's |"
+    )
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    print(
+        f"| ceiling (raw aiohttp, fixed body) | {ceiling.rps:,.0f} | {ceiling.per_cpu:,.0f} "
+        f"| {ceiling.p50_ms:.2f} | {ceiling.p99_ms:.2f} | - | - |"
     )
     for row in sorted(m.rows, key=lambda r: r.last):
         load = row.load
         print(
-            f"| {row.name} | {load.rps:,.0f} | {load.p50_ms:.2f} | {load.p99_ms:.2f} "
-            f"| {row.ratio:.0%} |"
+            f"| {row.name} | {load.rps:,.0f} | {load.per_cpu:,.0f} | {load.p50_ms:.2f} "
+            f"| {load.p99_ms:.2f} | {row.ratio:.0%} | {row.p99_ratio:.1f}x |"
         )
-    start_ms = statistics.median(starts) * 1000
-    restart_ms = statistics.median(restarts) * 1000
-    note_p99 = pct(latencies, 0.99)
+    start_ms = statistics.median(starts.first) * 1000
+    bare_start_ms = statistics.median(starts.second) * 1000
+    restart_ms = statistics.median(restarts.first) * 1000
+    note_p99, bare_p99 = pct(latencies, 0.99), pct(bare_latencies, 0.99)
+    note_ratio = note_p99 / bare_p99
     print()
     low, high = min(x.rps for x in m.probes), max(x.rps for x in m.probes)
     print(
         f"- the ceiling was probed {len(m.probes)} times, between rows ({low:,.0f} to "
-        f"{high:,.0f} requests/s); a row's ratio is to the probes either side of it"
+        f"{high:,.0f} requests/s); a row's ratio is to the probes either side of it; "
+        "requests/CPU-s counts the server process's own CPU time (user and system, /proc)"
     )
     print(
-        f"- cold start to `listening`: {start_ms:.0f} ms (median of 5, "
-        f"{min(starts) * 1000:.0f} to {max(starts) * 1000:.0f}; the package byte-compiled, "
-        "as pip installs it)"
+        f"- cold start to `listening`, in 5 turns with the bare aiohttp app (bench/ceiling.py, "
+        f"spawned alike): {start_ms:.0f} ms against {bare_start_ms:.0f} ms (medians); median of "
+        f"the turns' ratios {starts.ratio:.2f}x (the package byte-compiled, as pip installs it)"
     )
     print(
-        f"- notification after payment: p50 {pct(latencies, 0.5):.2f} ms, "
-        f"p99 {note_p99:.2f} ms ({len(latencies)} payments)"
+        f"- notification after payment: p50 {pct(latencies, 0.5):.2f} ms, p99 {note_p99:.2f} ms "
+        f"({len(latencies)} payments); a bare aiohttp client's POST of the same form to the "
+        f"same receiver, in turns: p50 {pct(bare_latencies, 0.5):.2f} ms, p99 {bare_p99:.2f} ms "
+        f"({len(bare_latencies)} posts)"
     )
-    print(f"- memory with {count:,} invoices: {rss:.0f} MB RSS")
+    print(
+        f"- memory with {count:,} invoices: {rss:.0f} MB RSS; {per_invoice:,.0f} bytes per "
+        f"stored invoice over the store of one with its journal full ({empty_rss:.0f} MB; "
+        f"{(rss - fresh_rss) * 2**20 / count:,.0f} bytes over the fresh process, "
+        f"{fresh_rss:.0f} MB, which counts the journal's {journal_size:,} entries too)"
+    )
     print(
         f"- sendInvoice with --state vs in memory, in {rounds} turns each: "
         f"{send_kept.load.rps:,.0f} vs {combined(in_memory).rps:,.0f} requests/s; median of "
         f"the rounds' ratios {kept_ratio:.0%}"
     )
     print(
-        f"- restart holding {held:,} invoices (--state) to `listening`: {restart_ms:.0f} ms "
-        f"(median of 3, {min(restarts) * 1000:.0f} to {max(restarts) * 1000:.0f})"
+        f"- restart holding {held:,} invoices (--state) to `listening`, in 3 turns with the "
+        f"bare aiohttp app's start: {restart_ms:.0f} ms against "
+        f"{statistics.median(restarts.second) * 1000:.0f} ms (medians); median of the turns' "
+        f"ratios {restarts.ratio:.1f}x"
     )
     print(
         f"- getPaymentStatus with {count:,} invoices stored vs ~100, polled in {rounds} turns "
@@ -813,36 +957,55 @@ def main(argv: list[str] | None = None) -> int:
     for note in m.notes:
         print(f"- note: {note}")
 
+    def share(name: str, row: Row, target: float) -> Goal:
+        met = row.ratio >= target
+        return Goal(f"{name} >= {target:.0%} of the ceiling", f"{row.ratio:.0%}", met)
+
+    worst = max(m.rows, key=lambda r: r.p99_ratio)
     goals = [
+        share("getPaymentStatus (ISSUED), the same bytes", poll, 0.85),
+        share("getPaymentStatus (ISSUED), every poll new bytes", fresh, 0.60),
+        share("getPaymentStatus (PAID, receipt)", receipt, 0.70),
         Goal(
-            f"{name}: >= 45% of the ceiling, p99 < 5 ms",
-            f"{row.ratio:.0%}, {row.load.p99_ms:.2f} ms",
-            row.ratio >= 0.45 and row.load.p99_ms < 5,
-        )
-        for name, row in (("getPaymentStatus", poll), ("the same, every poll new bytes", fresh))
-    ]
-    goals += [
-        Goal(
-            f"sendInvoice >= 30% of the ceiling, p99 < 10 ms with {count:,} stored",
-            f"{send.ratio:.0%}, {send_big.load.p99_ms:.2f} ms",
-            send.ratio >= 0.30 and send_big.load.p99_ms < 10,
+            f"sendInvoice >= 40% of the ceiling, also with {count:,} stored",
+            f"{send.ratio:.0%}, {send_big.ratio:.0%}",
+            min(send.ratio, send_big.ratio) >= 0.40,
         ),
-        Goal("cold start < 0.6 s", f"{start_ms:.0f} ms", start_ms < 600),
+        share("refundPayment", refunds, 0.50),
+        Goal(
+            "every row's p99 <= 2x the ceiling's p99",
+            f"{worst.p99_ratio:.1f}x at most ({worst.name})",
+            worst.p99_ratio <= 2,
+        ),
+        Goal(
+            "cold start <= 1.5x the bare aiohttp app's",
+            f"{starts.ratio:.2f}x",
+            starts.ratio <= 1.5,
+        ),
+        Goal(
+            "memory <= 1 KB per stored invoice",
+            f"{per_invoice:,.0f} bytes",
+            per_invoice <= 1024,
+        ),
+        Goal(
+            "notification p99 <= 2x a bare aiohttp POST's p99",
+            f"{note_ratio:.1f}x",
+            note_ratio <= 2,
+        ),
+        Goal(
+            f"notification p99 with {stalled.hanging:,} attempts hanging < 2x alone",
+            f"{beside_p99 / alone_p99:.1f}x",
+            beside_p99 < 2 * alone_p99,
+        ),
         Goal(
             "sendInvoice with --state >= 50% of sendInvoice in memory",
             f"{kept_ratio:.0%}",
             kept_ratio >= 0.5,
         ),
         Goal(
-            f"restart holding {held:,} invoices to listening < 2 s",
-            f"{restart_ms:.0f} ms",
-            restart_ms < 2000,
-        ),
-        Goal("notification p99 < 2 ms", f"{note_p99:.2f} ms", note_p99 < 2),
-        Goal(
-            f"notification p99 with {stalled.hanging:,} attempts hanging: < 2x alone, or +2 ms",
-            f"{beside_p99:.2f} vs {alone_p99:.2f} ms",
-            beside_p99 <= max(2 * alone_p99, alone_p99 + 2),
+            f"restart holding {held:,} invoices <= {RESTART_RATIO:g}x the bare aiohttp app's start",
+            f"{restarts.ratio:.1f}x",
+            restarts.ratio <= RESTART_RATIO,
         ),
         Goal(
             "the journal on: >= 90% of getPaymentStatus and sendInvoice with it off",
@@ -854,7 +1017,6 @@ def main(argv: list[str] | None = None) -> int:
             f"{suite['median_ms']:.2f} ms",
             suite["median_ms"] < 5,
         ),
-        Goal(f"{count:,} invoices in < 300 MB RSS", f"{rss:.0f} MB", rss < 300),
         Goal(
             f"getPaymentStatus with {count:,} stored within 10% of ~100",
             f"{drift:+.1%}",

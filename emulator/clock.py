@@ -57,7 +57,10 @@ class Clock:
         return run + self._offset
 
     def now(self) -> datetime:
-        return self._start + timedelta(seconds=min(self.elapsed(), self._last))
+        # timedelta(0, s) is timedelta(seconds=s) without its keyword, and the comparison
+        # is min() without its call: 6.2k instructions against 8.8k (callgrind)
+        elapsed = self.elapsed()
+        return self._start + timedelta(0, elapsed if elapsed < self._last else self._last)
 
     def advance(self, seconds: float) -> datetime:
         """Move forward by `seconds`; ClockError, and no move, for a negative or non-finite
@@ -178,32 +181,42 @@ class IdFactory:
             self.issued += 1
             self.draws += 1
 
-    def _stamp(self) -> datetime:
+    def _stamp(self, now: datetime | None) -> datetime:
         if self._seed is None:
-            return self._clock.now()
+            return self._clock.now() if now is None else now
         self._virtual_ms += 1
         return SEEDED_EPOCH + timedelta(milliseconds=self._virtual_ms)
 
-    def invoice_reference(self) -> str:
-        """17 digits: yyyyMMdd and nine digits that never repeat within a run."""
+    def invoice_reference(self, now: datetime | None = None) -> str:
+        """17 digits: yyyyMMdd and nine digits that never repeat within a run. `now` is the
+        time on the factory's clock when the caller has just read it (it is not read again)."""
         with self._lock:
             self.issued += 1
             self._invoice_seq += 1
             # 7919 is prime to 10**9, so the sequence visits every 9-digit value once.
             tail = (self._invoice_base + self._invoice_seq * 7919) % 10**9
-            day = self._stamp()
-            # formatted by hand: strftime was 40% of this method (4.3 us against 2.5 us now)
-            return f"{day.year:04d}{day.month:02d}{day.day:02d}{tail:09d}"
+            day = self._stamp(now)
+            # formatted by hand: strftime was 40% of this method (4.3 us against 2.5 us); and
+            # by `%`: an f-string formats each field by a call, 11.6k instructions against
+            # 6.7k (callgrind)
+            return "%04d%02d%02d%09d" % (day.year, day.month, day.day, tail)  # noqa: UP031
 
-    def ers_reference(self) -> str:
-        """25 digits: yyyyMMddHHmmssSSS, then 01 and a six-digit sequence."""
+    def ers_reference(self, now: datetime | None = None) -> str:
+        """25 digits: yyyyMMddHHmmssSSS, then 01 and a six-digit sequence; `now` as for
+        `invoice_reference`."""
         with self._lock:
             self.issued += 1
             self._ers_seq = (self._ers_seq + 1) % 10**6
-            t = self._stamp()
-            return (
-                f"{t.year:04d}{t.month:02d}{t.day:02d}{t.hour:02d}{t.minute:02d}{t.second:02d}"
-                f"{t.microsecond // 1000:03d}01{self._ers_seq:06d}"
+            t = self._stamp(now)
+            return "%04d%02d%02d%02d%02d%02d%03d01%06d" % (  # noqa: UP031 (as above)
+                t.year,
+                t.month,
+                t.day,
+                t.hour,
+                t.minute,
+                t.second,
+                t.microsecond // 1000,
+                self._ers_seq,
             )
 
     def hex_id(self, length: int) -> str:

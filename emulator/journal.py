@@ -33,7 +33,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
-from typing import Any
+from typing import Any, cast
 
 from emulator.clock import Clock
 from emulator.scenario.model import Step
@@ -157,13 +157,37 @@ CallFacts = tuple[
 ]
 """A call as the SOAP path hands it to `Journal.call`: one plain tuple, made in one step."""
 
+RepeatFacts = tuple[
+    str, str | None, str | None, str | None, str | None, int | None, str | None, str | None,
+    int, Step | None, bytes, int, bytes, int, int,
+]  # fmt: skip
+"""A call's `CallFacts` but for its time and duration, then the bytes it holds: what a call
+that repeats (a poll whose reading and answer the SOAP path kept) shares with the last one
+(`Journal.repeat`), made once for all of them."""
+
 CallEntry = tuple[
     int, float, str, str | None, str | None, str | None, str | None, int | None, str | None,
     str | None, int, Step | None, float, bytes, int, bytes, int,
 ]  # fmt: skip
 """A call as the journal holds it: its seq, then its `CallFacts` (one tuple, so one object
 per call that the garbage collector counts, not two)."""
+RepeatEntry = tuple[int, float, float, RepeatFacts]  # seq, at, duration, the shared facts
 _Entry = CallEntry | tuple[int, Attempt]  # a call, or (seq, a notification attempt)
+_Held = _Entry | RepeatEntry  # what the deque holds: a repeat is read as a call (`_expand`)
+
+
+def repeat_facts(facts: CallFacts) -> RepeatFacts:
+    """The part of `facts` that a repeat of the call shares (see `Journal.repeat`)."""
+    shared = facts[1:11] + facts[12:]
+    return (*shared, len(facts[12]) + len(facts[14]))
+
+
+def _expand(entry: _Held) -> _Entry:
+    """A repeat's entry as a call's (`CallEntry`); any other entry as it is."""
+    if len(entry) != 4:
+        return entry
+    seq, at, took, shared = entry
+    return (seq, at, *shared[:10], took, *shared[10:14])
 
 
 @dataclass(frozen=True, slots=True)
@@ -255,7 +279,7 @@ class Journal:
         self._bytes = 0  # of the requests and answers held
         # now() = the clock's start + elapsed(): the instant that elapsed() counts from
         self._origin = clock.now() - timedelta(seconds=clock.elapsed())
-        self._entries: deque[_Entry] = deque(maxlen=max(limit, 1))
+        self._entries: deque[_Held] = deque(maxlen=max(limit, 1))
         self._seq = itertools.count(1)
         self._top = 0  # the highest seq a `forget` saw: the count survives a terminal's reset
         self._forgotten = 0  # entries a terminal's reset took: not dropped for the bound
@@ -274,6 +298,26 @@ class Journal:
             entries.append((next(self._seq),) + facts)  # noqa: RUF005
             self._bytes += len(facts[12]) + len(facts[14])
             if self._bytes > self.byte_limit:
+                self._shed()
+
+    def repeat(self, at: float, took: float, shared: RepeatFacts) -> None:
+        """A call that repeats one before it, down to its bytes: only its time and duration
+        are its own, the rest is `shared` (`repeat_facts`), one tuple for every repeat.
+
+        The poll that merchants repeat once a second is most of their calls; its entry was a
+        quarter of its cost. Worth (callgrind, instructions per repeating poll, a full
+        journal): the journal's part 7.5k against 10.4k.
+        """
+        limit = self.limit
+        if limit:
+            entries = self._entries
+            held = self._bytes + shared[14]
+            if len(entries) == limit:  # the oldest goes: mostly a repeat too, read inline
+                old = entries[0]
+                held -= old[3][14] if len(old) == 4 else _weight(old)
+            entries.append((next(self._seq), at, took, shared))
+            self._bytes = held
+            if held > self.byte_limit:
                 self._shed()
 
     def notification(self, attempt: Attempt) -> None:
@@ -300,7 +344,7 @@ class Journal:
         """Forget one terminal's entries: its calls, and the attempts for its invoices (the
         terminal was reset). The numbering goes on, so a reader's cursor stays valid."""
         gone = set(references)
-        entries = list(self._entries)
+        entries = list(map(_expand, list(self._entries)))
         kept = [
             e
             for e in entries
@@ -326,7 +370,8 @@ class Journal:
     ) -> list[Record]:
         """Every entry held with a seq above `after`, oldest first; without the bytes (empty,
         their sizes kept) unless `bodies`."""
-        entries = list(self._entries)  # one step: a snapshot even while calls are recorded
+        # one step, a snapshot even while calls are recorded; then the repeats expanded
+        entries = list(map(_expand, list(self._entries)))
         owners = _owners(entries, terminal_of)
         return [self._record(e, owners, bodies) for e in entries if e[0] > after]
 
@@ -336,7 +381,7 @@ class Journal:
         A notification has no terminal of its own: it belongs to the terminal that the
         journal's calls about its invoice came from, else to the one `terminal_of` names.
         """
-        entries = list(self._entries)
+        entries = list(map(_expand, list(self._entries)))
         total = max(entries[-1][0] if entries else 0, self._top)
         held = len(entries)
         dropped = total - held - self._forgotten
@@ -422,9 +467,15 @@ class Journal:
         )
 
 
-def _weight(entry: _Entry) -> int:
+def _weight(entry: _Held) -> int:
     """The bytes an entry holds: a call's request and answer (an attempt holds none)."""
-    return 0 if len(entry) == 2 else len(entry[13]) + len(entry[15])
+    size = len(entry)
+    if size == 4:
+        return cast(RepeatEntry, entry)[3][14]
+    if size == 2:
+        return 0
+    call = cast(CallEntry, entry)
+    return len(call[13]) + len(call[15])
 
 
 def _owners(

@@ -14,7 +14,7 @@ import pytest
 
 from emulator.cli import _parser, settings_from
 from emulator.clock import Clock
-from emulator.journal import Journal, Query, redact
+from emulator.journal import Journal, Query, redact, repeat_facts
 from emulator.settings import Settings, SettingsError, load_config
 from tests.merchant import Merchant
 from tests.shop import PASSWORD, Control, paid, refund, send, status, wait_attempts
@@ -346,3 +346,29 @@ def test_the_journal_also_keeps_within_a_byte_limit_and_counts_what_it_dropped()
     journal.call((0.0, "/p", "x", "t", None, None, 0, None, None, 200, None, 1.0,
                   b"", 0, b"", 0))  # fmt: skip
     assert journal.select(Query()).held == 5  # an entry that holds nothing sheds none
+
+
+def test_a_repeated_call_is_an_entry_of_its_own_and_reads_as_the_first():
+    """A repeat shares its facts with the call it repeats (`Journal.repeat`), but is read as
+    a whole entry: its own seq, time and duration, its bytes, redacted, and counted."""
+    clock = Clock(datetime(2026, 3, 1, 12, 0, tzinfo=UTC), frozen=True)
+    journal = Journal(3, clock, byte_limit=10_000)
+    body = b"<password>secret</password>"
+    facts = (0.0, "/p", "getPaymentStatus", "t", "r", None, 0, None, None, 200, None, 1.0,
+             body, len(body), b"<ok/>", 5)  # fmt: skip
+    journal.call(facts)
+    shared = repeat_facts(facts)
+    for second in (1.0, 2.0, 3.0):
+        journal.repeat(second, 0.5, shared)
+    page = journal.select(Query(operation="getPaymentStatus", terminal="t", invoice="r"))
+    assert (page.total, page.held, page.dropped) == (4, 3, 1)
+    first, *older = page.records
+    assert (first.seq, first.duration_ms, first.at.second) == (4, 0.5, 3)
+    assert first.request == b"<password>***</password>" and first.answer == b"<ok/>"
+    assert (first.request_size, first.answer_size, first.result_code) == (len(body), 5, 0)
+    assert [r.seq for r in older] == [3, 2]
+    assert [r.seq for r in journal.records(after=2, bodies=False)] == [3, 4]
+    # bytes: three repeats held, and a repeat dropped gives back what it held
+    assert journal._bytes == 3 * (len(body) + 5)
+    journal.forget("t", ["r"])
+    assert (len(journal), journal._bytes) == (0, 0)

@@ -16,17 +16,18 @@ it. Standard library only.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime
+from typing import NamedTuple
 
 from emulator.backend.clocks import Clocks
 from emulator.domain.model import Invoice
 from emulator.journal import Journal, NotificationJournal
 
 
-@dataclass(frozen=True, slots=True)
-class Event:
-    """A change listeners hear about: `kind` is e.g. "issued", "paid", "reserved", "canceled"."""
+class Event(NamedTuple):
+    """A change listeners hear about: `kind` is e.g. "issued", "paid", "reserved", "canceled".
+
+    A named tuple: one is made per change, and a frozen dataclass costs more to make."""
 
     kind: str
     invoice: Invoice
@@ -52,8 +53,11 @@ class Outbox:
     def on_reset(self, hook: Callable[[], None]) -> None:
         self._reset_hooks.append(hook)
 
-    def emit(self, kind: str, invoice: Invoice) -> None:
-        event = Event(kind, invoice, self.clocks.of(invoice.terminal_id).now())
+    def emit(self, kind: str, invoice: Invoice, at: datetime | None = None) -> None:
+        """`at` is the time on the invoice's clock, when the caller has just read it."""
+        if at is None:
+            at = self.clocks.of(invoice.terminal_id).now()
+        event = Event(kind, invoice, at)
         for listener in self._listeners:
             listener(event)
 

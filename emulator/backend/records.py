@@ -30,6 +30,7 @@ from emulator.clock import IdPosition
 from emulator.domain import reports
 from emulator.domain import services as ext
 from emulator.domain.model import (
+    NO_ITEMS,
     AcknowledgmentMode,
     Amount,
     Customer,
@@ -136,7 +137,7 @@ class Decoder:
             get("version", 0),
             self.customer(get("customer")),
             get("in_progress", False),
-            [CustomerToken(t[0], t[1], t[2], t[3]) for t in tokens] if tokens else [],
+            [CustomerToken(t[0], t[1], t[2], t[3]) for t in tokens] if tokens else NO_ITEMS,
             get("merchant_acknowledged", False),
             None
             if payment is None
@@ -149,11 +150,11 @@ class Decoder:
             ),
             [Refund(r[0], _fromiso(r[1]), amount(r[2]), r[3]) for r in refunds]  # type: ignore[arg-type]
             if refunds
-            else [],
+            else NO_ITEMS,
             Decimal(get("refunded_total", "0")),
             [Receipt(r[0], r[1], r[2], r[3], r[4], _fromiso(r[5])) for r in receipts]
             if receipts
-            else [],
+            else NO_ITEMS,
             [HistoryEntry(_fromiso(h[0]), h[1], _STATUS[h[2]], h[3]) for h in raw["history"]],
         )
 

@@ -81,7 +81,9 @@ class Store:
         return [found[r] for r in self.by_terminal.get(terminal_id, ()) if r in found]
 
     def changed(self, invoice: Invoice) -> None:
-        """A rule changed the invoice in place (status, payment, refunds, receipts, history)."""
+        """A rule changed the invoice in place (status, payment, refunds, receipts, history):
+        views made of it before are stale (`Invoice.changes`)."""
+        invoice.changes += 1
 
     def index_payment(self, ers_reference: str, invoice: Invoice) -> None:
         """A payment or refund of the invoice: refundPayment and receipts find it by this."""

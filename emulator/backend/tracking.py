@@ -271,6 +271,7 @@ class TrackingStore(Store):
         self._dirty = True
 
     def changed(self, invoice: Invoice) -> None:
+        invoice.changes += 1  # as `Store.changed`: views made of it before are stale
         self._changes.invoices[invoice.reference] = invoice
         self._dirty = True
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Context, Decimal
+from typing import TypeVar
 from urllib.parse import urlsplit
 
 from emulator.domain.errors import IllegalMove, ResultCode, SeqrError
@@ -32,6 +33,7 @@ from emulator.domain.model import (
     Refund,
 )
 
+T = TypeVar("T")
 HISTORY_LIMIT = 64
 RECEIPT_LIMIT = 16  # receipts kept per invoice: a till that resends one cannot grow it
 S = InvoiceStatus
@@ -46,6 +48,15 @@ def _record(invoice: Invoice, now: datetime, event: str, *, visible: bool = True
     history.append(HistoryEntry(now, event, invoice.status, invoice.version))
     if len(history) > HISTORY_LIMIT:
         del history[1 : len(history) - HISTORY_LIMIT + 1]  # keep the creation entry
+
+
+def _added(items: list[T], item: T) -> list[T]:
+    """`items` with `item` at the end: the same list, or a new one for the first item (an
+    invoice's empty lists are the shared `NO_ITEMS`)."""
+    if not items:
+        return [item]
+    items.append(item)
+    return items
 
 
 def note(invoice: Invoice, now: datetime, event: str) -> None:
@@ -140,14 +151,15 @@ def validate(data: InvoiceData) -> None:
 
 
 def _check_row(row: InvoiceRow, number: int) -> None:
-    values = {
-        "itemQuantity": row.quantity,
-        "itemTaxRate": row.tax_rate,
-        "itemDiscount": None if row.discount is None else row.discount.value,
-        "itemTotalAmount": None if row.total is None else row.total.value,
-        "itemUnitPrice": None if row.unit_price is None else row.unit_price.value,
-    }
-    for name, value in values.items():
+    discount, total, unit_price = row.discount, row.total, row.unit_price
+    values = (
+        ("itemQuantity", row.quantity),
+        ("itemTaxRate", row.tax_rate),
+        ("itemDiscount", None if discount is None else discount.value),
+        ("itemTotalAmount", None if total is None else total.value),
+        ("itemUnitPrice", None if unit_price is None else unit_price.value),
+    )
+    for name, value in values:
         if value is not None and not is_number(value):
             detail = f"invoiceRow {number}: {name} must have {NUMBER_RULE}"
             raise SeqrError(ResultCode.INVALID_INVOICE_DATA, detail)
@@ -175,9 +187,10 @@ def is_http_url(url: str) -> bool:
 
 def issue(reference: str, terminal_id: str, data: InvoiceData, now: datetime) -> Invoice:
     validate(data)
-    invoice = Invoice(reference, terminal_id, data, now)
-    _record(invoice, now, "issued", visible=False)
-    return invoice
+    # its first history entry, as `_record` writes it, in a list of one (an append would
+    # leave room for four)
+    created = HistoryEntry(now, "issued", S.ISSUED, 0)
+    return Invoice(reference, terminal_id, data, now, history=[created])
 
 
 def needs_acknowledgment(invoice: Invoice, tokens_presented: bool) -> bool:
@@ -330,8 +343,8 @@ def attach_receipt(
         raise SeqrError(ResultCode.INVALID_ERS_REFERENCE, f"invoice is {invoice.status.value}")
     acknowledge(invoice)
     receipt = Receipt(ers_reference, target, mime_type, receipt_type, size, now)
-    invoice.receipts.append(receipt)
-    del invoice.receipts[:-RECEIPT_LIMIT]
+    receipts = invoice.receipts = _added(invoice.receipts, receipt)
+    del receipts[:-RECEIPT_LIMIT]
     return receipt
 
 
@@ -396,7 +409,7 @@ def refund(
     if invoice.refunded_total + amount.value > payment.amount.value:
         raise SeqrError(ResultCode.SUM_OF_REFUNDS_CAN_NOT_BE_MORE_THAN_ORIGINAL_TRANSACTION)
     made = Refund(ers_reference, now, amount, cashier)
-    invoice.refunds.append(made)
+    invoice.refunds = _added(invoice.refunds, made)
     invoice.refunded_total += amount.value
     _record(invoice, now, f"refunded {amount.value} {amount.currency}", visible=False)
     return made

@@ -82,14 +82,10 @@ async def scan(backend: SeqrBackend, request: web.Request) -> web.Response:
         if token is None:
             raise BadRequest("SEQR-ACTION://WIZARD/CANCEL needs the session's token")
         return _service_answer(backend.close_session(token))
-    extra: Json = {}
+    invoice = backend.scan_code(url, tokens_from(body), session_token=token)
+    extra: Json = {"kind": "invoice"}
     if isinstance(target, seqr_urls.TerminalLink):
-        invoice = backend.open_invoice_at(target.seqr_id)
         extra = {"kind": "terminal", "seqrId": target.seqr_id, "terminalId": invoice.terminal_id}
-    else:
-        invoice = backend.invoice(target.reference)
-        extra = {"kind": "invoice"}
-    backend.scan(invoice.reference, tokens_from(body), session_token=token)
     answer: Json = {**extra, "open": None, "reference": invoice.reference}
     if token is not None:
         answer["token"] = token

@@ -6,7 +6,9 @@ would, and `--variant` makes it break the procedure in one way.
 
 Variants: skip-receipt (webshop test 3 skipped), timeout-30 (clientRequestTimeout 30),
 never-ack (the refund test's payment is never polled), poll-after-paid (the first invoice
-polled on after PAID), over-refund (a second full refund, answered 98).
+polled on after PAID), over-refund (a second full refund, answered 98); for a till,
+no-sticker (no SEQR ID assigned, so the customer scans the invoice's own code) and
+scan-invoice-qr (the phone scans the QR on the till's display, not the sticker).
 """
 
 from __future__ import annotations
@@ -106,6 +108,8 @@ class Shop:
         """Poll while ISSUED (the customer pays after the second poll), then once notified;
         the payment's ersReference."""
         assert self.poll(ctx, ref).status == "ISSUED"
+        if self.variant == "scan-invoice-qr":
+            _control(self.control, "POST", "/app/scan", {"url": f"HTTP://SEQR.SE/R{ref}"})
         assert self.poll(ctx, ref).status == "ISSUED"
         assert self.notified(ref)
         paid = self.poll(ctx, ref)
@@ -165,7 +169,8 @@ def pos(shop: Shop) -> None:
     )
     assert made.resultCode == 0, made
     till = shop.context({"id": made.terminalId, "type": "TERMINALID"}, "till-secret-1")
-    assert shop.seqr.assignSeqrId(context=till, seqrId="examplecafe0001").resultCode == 0
+    if shop.variant != "no-sticker":
+        assert shop.seqr.assignSeqrId(context=till, seqrId="examplecafe0001").resultCode == 0
     shop.checklist(till, reseller)
     assert shop.seqr.unregisterTerminal(context=till).resultCode == 0
 

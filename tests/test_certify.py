@@ -193,3 +193,40 @@ def test_a_baseline_shows_how_the_traffic_drifted(tmp_path: Path) -> None:
         "dropped": ["submitPaymentReceipt -> 0"],
         "changed": [],
     }
+
+
+def test_the_till_is_paid_by_a_scan_of_its_sticker(tmp_path: Path) -> None:
+    """Point of sale test 4: SEQR's customer scans the till's sticker, which leads to the
+    till's open invoice, and pays; the evidence shows the scan between the polls."""
+    status, report, _ = certify(tmp_path, "pos")
+    test = next(t for t in report["tests"] if t["id"] == "pos-4")
+    assert status == 0 and test["passed"], test
+    [scan] = [e for e in test["evidence"] if e.get("after")]
+    assert scan["act"] == f"the app read HTTP://SEQR.SE/Qexamplecafe0001 for {FIRST}"
+    polls = [e["seq"] for e in test["evidence"] if e["operation"] == POLL]
+    assert polls[0] <= scan["seq"] < polls[1]  # after the ISSUED poll, before the PAID one
+
+
+@pytest.mark.parametrize(
+    ("variant", "why", "read"),
+    [
+        (
+            "scan-invoice-qr",
+            f"{FIRST} was paid, but not by a scan of the till's sticker "
+            f"HTTP://SEQR.SE/Qexamplecafe0001: the app read HTTP://SEQR.SE/R{FIRST}",
+            f"HTTP://SEQR.SE/R{FIRST}",
+        ),
+        ("no-sticker", f"{FIRST} was paid, but its till has no SEQR ID, so no sticker", None),
+    ],
+)
+def test_a_till_paid_without_its_sticker_fails_test_4(
+    tmp_path: Path, variant: str, why: str, read: str | None
+) -> None:
+    status, report, _ = certify(tmp_path, "pos", variant)
+    assert status == 1
+    assert failed(report)["pos-4"] == why
+    expected = {"pos-4"} if variant == "scan-invoice-qr" else {"pos-2", "pos-4"}
+    assert set(failed(report)) == expected
+    if read is not None:
+        [act] = [e for e in report["tests"][3]["evidence"] if e.get("after")]
+        assert act["act"] == f"the app read {read} for {FIRST}"

@@ -164,11 +164,18 @@ class Ledger:
 
     # --- the customer's app --------------------------------------------------------------------
 
-    def scan(self, found: Invoice, customer: Customer, tokens: list[CustomerToken]) -> None:
+    def scan(
+        self,
+        found: Invoice,
+        customer: Customer,
+        tokens: list[CustomerToken],
+        code: str | None = None,
+    ) -> None:
+        """`code`: the SEQR code or link the app read, when it is known."""
         before = found.version
         rules.scan(found, customer, tokens, self.now(found))
         self.store.changed(found)
-        self.outbox.emit("scanned" if found.version == before else "pending", found)
+        self.outbox.emit("scanned" if found.version == before else "pending", found, code)
 
     def pay(self, found: Invoice, customer: Customer, reserve: bool | None) -> None:
         rules.pay(found, customer, self.now(found), self.ids.ers_reference(), reserve=reserve)

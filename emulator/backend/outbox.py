@@ -31,6 +31,7 @@ class Event:
     kind: str
     invoice: Invoice
     at: datetime
+    code: str | None = None  # a scan's: the SEQR code or link the app read to reach the invoice
 
 
 Listener = Callable[[Event], None]
@@ -52,8 +53,8 @@ class Outbox:
     def on_reset(self, hook: Callable[[], None]) -> None:
         self._reset_hooks.append(hook)
 
-    def emit(self, kind: str, invoice: Invoice) -> None:
-        event = Event(kind, invoice, self.clocks.of(invoice.terminal_id).now())
+    def emit(self, kind: str, invoice: Invoice, code: str | None = None) -> None:
+        event = Event(kind, invoice, self.clocks.of(invoice.terminal_id).now(), code)
         for listener in self._listeners:
             listener(event)
 

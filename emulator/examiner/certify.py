@@ -21,7 +21,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from emulator.examiner.facts import Call, Fact, Note
+from emulator.domain import seqr_urls
+from emulator.examiner.facts import Act, Call, Note, Seen
 from emulator.examiner.monitor import Evidence
 
 WEB = "SEQR certification process, webshop and appshop"
@@ -39,11 +40,11 @@ class Verdict:
     evidence: tuple[Evidence, ...] = ()
 
 
-def _ok(why: str, *facts: Fact) -> Verdict:
+def _ok(why: str, *facts: Seen) -> Verdict:
     return Verdict(True, why, tuple(Evidence.of(f) for f in facts))
 
 
-def _no(why: str, *facts: Fact) -> Verdict:
+def _no(why: str, *facts: Seen) -> Verdict:
     return Verdict(False, why, tuple(Evidence.of(f) for f in facts))
 
 
@@ -88,13 +89,24 @@ class Result:
 class Traffic:
     """A run's facts, with what the graders ask of them again and again."""
 
-    facts: list[Fact]
+    facts: list[Seen]
     calls: list[Call] = field(init=False)
     notes: list[Note] = field(init=False)
+    acts: list[Act] = field(init=False)
 
     def __post_init__(self) -> None:
         self.calls = [f for f in self.facts if isinstance(f, Call)]
         self.notes = [f for f in self.facts if isinstance(f, Note)]
+        self.acts = [f for f in self.facts if isinstance(f, Act)]
+
+    def scans(self, invoice: str) -> list[Act]:
+        """The codes and links the app read to reach the invoice."""
+        return [a for a in self.acts if a.kind == "scanned" and a.invoice == invoice]
+
+    def seqr_id(self, terminal: str | None) -> str | None:
+        """The SEQR ID last assigned to the terminal: its sticker's."""
+        made = [c for c in self.of("assignSeqrId", terminal) if c.ok and c.request.get("seqrId")]
+        return made[-1].request["seqrId"] if made else None
 
     def of(self, operation: str, terminal: str | None = None) -> list[Call]:
         return [
@@ -153,27 +165,61 @@ def send_invoice(terminal: Callable[[Traffic], str | None] = lambda t: None) -> 
     return grade
 
 
-def payment_status(terminal: Callable[[Traffic], str | None] = lambda t: None) -> Grader:
-    """Poll before the scan, poll after, send a new invoice, wait 30 s, poll the old one."""
+def _sticker(code: str | None) -> str | None:
+    """The SEQR ID of a till's sticker the code is, else None."""
+    try:
+        link = seqr_urls.parse(code or "")
+    except seqr_urls.NotSeqrUrl:
+        return None
+    return link.seqr_id if isinstance(link, seqr_urls.TerminalLink) else None
+
+
+def payment_status(
+    terminal: Callable[[Traffic], str | None] = lambda t: None, *, sticker: bool = False
+) -> Grader:
+    """Poll before the scan, poll after, send a new invoice, wait 30 s, poll the old one.
+    `sticker`: the customer reached the invoice by scanning the till's sticker (the QR of the
+    SEQR ID assigned to it), not the invoice's own code."""
 
     def grade(t: Traffic) -> Verdict:
-        best: tuple[Fact, ...] = ()
-        why = "no invoice was polled while ISSUED"
-        for sent in t.sent(terminal(t)):
+        till = terminal(t)
+        best: tuple[Seen, ...] = ()
+        why, rank = "no invoice was polled while ISSUED", 0
+
+        def missed(at: int, said: str, *facts: Seen) -> None:
+            nonlocal best, why, rank
+            if at > rank:
+                best, why, rank = facts, said, at
+
+        for sent in t.sent(till):
             ref = sent.invoice or ""
             issued = t.polls(ref, "ISSUED")
             if not issued:
                 continue
             paid = t.polls(ref, "PAID", after=issued[0].seq)
             if not paid:
-                if len(best) < 1:
-                    best, why = (issued[0],), f"{ref} was never polled PAID after the scan"
+                missed(1, f"{ref} was never polled PAID after the scan", issued[0])
                 continue
-            newer = [s for s in t.sent(terminal(t)) if s.seq > paid[0].seq]
+            shown: tuple[Seen, ...] = (issued[0], paid[0])
+            if sticker:
+                seqr_id = t.seqr_id(till)
+                read = [a for a in t.scans(ref) if issued[0].seq <= a.seq < paid[0].seq]
+                scan = next((a for a in read if seqr_id and _sticker(a.code) == seqr_id), None)
+                if scan is None:
+                    instead = f": the app read {read[0].code}" if read else ""
+                    if seqr_id is None:
+                        said = f"{ref} was paid, but its till has no SEQR ID, so no sticker"
+                    else:
+                        said = (
+                            f"{ref} was paid, but not by a scan of the till's sticker "
+                            f"{seqr_urls.terminal_qr(seqr_id)}{instead}"
+                        )
+                    missed(2, said, issued[0], *read[:1], paid[0])
+                    continue
+                shown = (issued[0], scan, paid[0])
+            newer = [s for s in t.sent(till) if s.seq > paid[0].seq]
             if not newer:
-                if len(best) < 2:
-                    best = (issued[0], paid[0])
-                    why = f"no new invoice was sent after {ref} was PAID"
+                missed(3, f"no new invoice was sent after {ref} was PAID", *shown)
                 continue
             later = [
                 p
@@ -181,13 +227,17 @@ def payment_status(terminal: Callable[[Traffic], str | None] = lambda t: None) -
                 if p.ok and (p.at - newer[0].at).total_seconds() >= WAIT_SECONDS
             ]
             if not later:
-                best = (issued[0], paid[0], newer[0])
-                why = f"{ref} was not polled again {WAIT_SECONDS:g} s after the new invoice"
+                missed(
+                    4,
+                    f"{ref} was not polled again {WAIT_SECONDS:g} s after the new invoice",
+                    *shown,
+                    newer[0],
+                )
                 continue
+            how = " (scanned at the till's sticker)" if sticker else ""
             return _ok(
-                f"{ref} polled ISSUED, PAID, and again {WAIT_SECONDS:g} s after a new invoice",
-                issued[0],
-                paid[0],
+                f"{ref} polled ISSUED, PAID{how}, and again {WAIT_SECONDS:g} s after a new invoice",
+                *shown,
                 newer[0],
                 later[0],
             )
@@ -516,7 +566,7 @@ POS_PROFILE = Profile(
             "getPaymentStatus",
             "poll; the customer scans the till's "
             "sticker and pays; poll until PAID; send a new invoice; after 30 s poll the first",
-            payment_status(_till),
+            payment_status(_till, sticker=True),
         ),
         _pos(
             5,
@@ -628,7 +678,7 @@ SERVICE_PROFILE = Profile(
 PROFILES = {p.name: p for p in (WEBSHOP, POS_PROFILE, APP, SERVICE_PROFILE)}
 
 
-def grade(profile: Profile, facts: Sequence[Fact]) -> tuple[list[Result], list[Result]]:
+def grade(profile: Profile, facts: Sequence[Seen]) -> tuple[list[Result], list[Result]]:
     """(tests, prerequisites), each graded over the whole run's facts."""
     traffic = Traffic(list(facts))
     return (

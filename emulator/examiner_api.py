@@ -96,13 +96,15 @@ class Rehearsal:
     """A certification run on this emulator: every fact of the run kept for the graders, and
     SEQR's side played as the `Conductor` says (the paying customer is the catalogue's
     `pay-after-polls` scenario, switched on and off for the invoices issued next and acted
-    out by a `SeqrCustomer`; the 30-second wait is a jump of the clock).
+    out by a `SeqrCustomer`; the 30-second wait is a jump of the clock). In the app and
+    service profiles no scenario pays: the customer pays when the merchant's app or page
+    opens the invoice's link (`POST /_emulator/app/open`).
 
     What the customer did in the app (the codes read, the payments made, by whom and in
     which session) is kept beside the journal's facts as `Act`s, each after the journal's
     latest entry at the time."""
 
-    PAYING = {"steps": "pay-after-polls", "all": "pay"}
+    PAYING = {"steps": "pay-after-polls", "link": None}
 
     def __init__(self, backend: SeqrBackend, profile: Profile) -> None:
         self.backend = backend

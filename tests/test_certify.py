@@ -104,8 +104,8 @@ def _merchants_importable(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(ROOT)  # `python -m tests.certify_merchants` finds this checkout
 
 
-@pytest.mark.parametrize(("profile", "count"), [("webshop", 6), ("pos", 9), ("app", 2),
-                                                ("service", 3)])  # fmt: skip
+@pytest.mark.parametrize(("profile", "count"), [("webshop", 6), ("pos", 9), ("app", 3),
+                                                ("service", 4)])  # fmt: skip
 def test_a_merchant_following_the_procedure_passes_every_test(
     tmp_path: Path, profile: str, count: int, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -230,3 +230,45 @@ def test_a_till_paid_without_its_sticker_fails_test_4(
     if read is not None:
         [act] = [e for e in report["tests"][3]["evidence"] if e.get("after")]
         assert act["act"] == f"the app read {read} for {FIRST}"
+
+
+def test_the_app_is_graded_on_the_seqr_link_it_opened(tmp_path: Path) -> None:
+    """In-app guide: the app opens invoiceQRCode with HTTP: replaced by seqr:; the emulated
+    SEQR app pays and returns to backURL; app-3 names the link the emulator answered."""
+    status, report, _ = certify(tmp_path, "app")
+    test = next(t for t in report["tests"] if t["id"] == "app-3")
+    assert status == 0 and test["passed"]
+    assert test["why"] == (
+        f"the app opened seqr://SEQR.SE/R{FIRST}, the seqr: form of HTTP://SEQR.SE/R{FIRST}"
+    )
+    assert [e.get("act") for e in test["evidence"]] == [
+        None,
+        f"the app read seqr://SEQR.SE/R{FIRST} for {FIRST}",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("variant", "opened"),
+    [("http-link", f"HTTP://SEQR.SE/R{FIRST}"), ("demo-link", f"seqr-demo://SEQR.SE/R{FIRST}")],
+)
+def test_an_app_opening_another_link_fails_app_3(tmp_path: Path, variant: str, opened: str) -> None:
+    status, report, _ = certify(tmp_path, "app", variant)
+    assert status == 1
+    assert failed(report) == {
+        "app-3": f"the app opened {opened} for {FIRST}, not seqr://SEQR.SE/R{FIRST}, the "
+        f"seqr: form of its invoiceQRCode HTTP://SEQR.SE/R{FIRST}"
+    }
+    [act] = [e for e in report["tests"][2]["evidence"] if e.get("after")]
+    assert act["act"] == f"the app read {opened} for {FIRST}"
+
+
+def test_the_service_is_paid_inside_the_session_by_its_customer(tmp_path: Path) -> None:
+    status, report, _ = certify(tmp_path, "service")
+    test = next(t for t in report["tests"] if t["id"] == "service-4")
+    assert status == 0 and test["passed"]
+    [info, paid] = test["evidence"]
+    assert info["operation"] == "getClientSessionInfo"
+    assert paid["act"].startswith(f"the customer 46701234567/132 paid {FIRST} in session ")
+    status, report, _ = certify(tmp_path, "service", "outside-session")
+    assert status == 1 and set(failed(report)) == {"service-4"}
+    assert failed(report)["service-4"].startswith(f"{FIRST} was paid outside session ")

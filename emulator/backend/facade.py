@@ -499,6 +499,18 @@ class SeqrBackend:
             found = self.invoice_for_qr(code)
             return self.scan(found.reference, tokens, session_token=session_token, code=code)
 
+    def follow_link(
+        self, code: str, *, session_token: str | None = None, pay: bool = True
+    ) -> Invoice:
+        """The app is handed an invoice's link: it opens the invoice (inside the session, if
+        a token is given) and the customer pays it at once, or cancels it; the app then
+        opens `next_page`."""
+        with self._verb:
+            found = self.scan_code(code, session_token=session_token)
+            if pay:
+                return self.pay(found.reference)
+            return self.customer_cancel(found.reference)
+
     def session_of(self, reference: str) -> ext.CustomerSession | None:
         """The service session the invoice was opened in, if any."""
         with self.lock:

@@ -424,6 +424,35 @@ def one_final_poll(t: Traffic) -> Verdict:
     return _no("no invoice was polled after the return")
 
 
+def _same_link(opened: str | None, wanted: str) -> bool:
+    """The same link, its scheme read without regard to case (`seqr:` or `SEQR:`)."""
+    scheme, _, rest = (opened or "").strip().partition(":")
+    want_scheme, _, want_rest = wanted.partition(":")
+    return scheme.lower() == want_scheme.lower() and rest == want_rest
+
+
+def seqr_link(t: Traffic) -> Verdict:
+    """The app opened the `seqr:` form of the invoiceQRCode sendInvoice answered, and only
+    that: every link the app was handed for an invoice is checked."""
+    passed: Verdict | None = None
+    for sent in t.sent():
+        ref = sent.invoice or ""
+        code = sent.answer.get("return/invoiceQRCode", "")
+        wanted = seqr_urls.app_link(code)
+        for act in t.scans(ref):
+            if wanted is None:
+                return _no(f"{sent.describe()} answered no HTTP: invoiceQRCode", sent)
+            if not _same_link(act.code, wanted):
+                return _no(
+                    f"the app opened {act.code} for {ref}, not {wanted}, the seqr: form of "
+                    f"its invoiceQRCode {code}",
+                    sent,
+                    act,
+                )
+            passed = passed or _ok(f"the app opened {wanted}, the seqr: form of {code}", sent, act)
+    return passed or _no("the app never opened an invoice's seqr: link")
+
+
 def session_info(t: Traffic) -> Verdict:
     calls = t.of("getClientSessionInfo")
     for call in calls:
@@ -451,6 +480,36 @@ def notified_not_polled(t: Traffic) -> Verdict:
     return _no("no invoice was notified")
 
 
+def paid_in_session(t: Traffic) -> Verdict:
+    """The invoice was paid inside the session getClientSessionInfo read, by its customer."""
+    infos = [c for c in t.of("getClientSessionInfo") if c.ok and c.request.get("key")]
+    payments = [a for a in t.acts if a.kind == "paid"]
+    if not infos:
+        return _no("no getClientSessionInfo answered 0 for a session's token")
+    for info in infos:
+        token, named = info.request["key"], dict(info.answer_entries)
+        customer = (named.get("msisdn"), named.get("subscriberKey"))
+        for act in payments:
+            if act.session == token and (act.msisdn, act.subscriber_key) == customer:
+                return _ok(
+                    f"{act.invoice} paid in session {token} by its customer "
+                    f"{customer[0]}/{customer[1]}",
+                    info,
+                    act,
+                )
+    info, token = infos[0], infos[0].request["key"]
+    if not payments:
+        return _no(f"no invoice was paid in session {token}", info)
+    act = payments[0]
+    if act.session is None:
+        why = f"{act.invoice} was paid outside session {token}: the app opened it without it"
+    elif act.session != token:
+        why = f"{act.invoice} was paid in session {act.session}, not {token}"
+    else:
+        why = f"{act.invoice} was paid by {act.msisdn}/{act.subscriber_key}, not the session's"
+    return _no(why, info, act)
+
+
 def after_session(t: Traffic) -> Verdict:
     info = next((c for c in t.of("getClientSessionInfo") if c.ok), None)
     sent = t.sent()
@@ -471,7 +530,9 @@ class Profile:
     tests: tuple[Test, ...]
     prerequisites: tuple[Test, ...]
     notes: tuple[str, ...] = ()  # what the rehearsal cannot check, as reminders
-    pays: str = "steps"  # "steps": the customer pays the steps' invoices; "all": every one
+    # "steps": the customer pays the steps' invoices; "link": the invoices whose link the
+    # merchant's app or page opens in the SEQR app, and no other
+    pays: str = "steps"
     closes: bool = True  # the procedure ends by closing (markTransactionPeriod is judged)
 
 
@@ -631,13 +692,18 @@ APP = Profile(
             "after the app returns, poll the invoice once",
             one_final_poll,
         ),
+        Test(
+            "app-3",
+            "the seqr: link",
+            INAPP,
+            "Insert the payment URL",
+            "open the seqr: form of invoiceQRCode (HTTP: replaced by seqr:) in the SEQR app "
+            "(POST /_emulator/app/open): the customer pays and the app returns to backURL",
+            seqr_link,
+        ),
     ),
     PREREQUISITES,
-    notes=(
-        "The app opens the seqr: form of invoiceQRCode (HTTP:// replaced by seqr://); "
-        "the emulated app follows it at POST /_emulator/app/scan.",
-    ),
-    pays="all",
+    pays="link",
     closes=False,
 )
 
@@ -669,9 +735,18 @@ SERVICE_PROFILE = Profile(
             "wait for the notification, then getPaymentStatus",
             notified_not_polled,
         ),
+        Test(
+            "service-4",
+            "paid inside the session",
+            SERVICE,
+            "1. Create QR code URLs",
+            "have the page open the invoice's seqr: link in the session (POST "
+            "/_emulator/app/open with the token): its customer pays",
+            paid_in_session,
+        ),
     ),
     PREREQUISITES,
-    pays="all",
+    pays="link",
     closes=False,
 )
 
@@ -708,7 +783,7 @@ class Conductor:
     def on_event(self, kind: str, history: str | None) -> list[tuple[str, float]]:
         """The actions an invoice event calls for: ("pay", on) to switch the paying
         customer on or off for the invoices issued from now, ("advance", seconds)."""
-        if self.profile.pays == "all":
+        if self.profile.pays != "steps":
             return []
         actions: list[tuple[str, float]] = []
         if kind == "paid":

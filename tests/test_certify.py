@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import junitparser
 import pytest
 from lxml import etree
 
@@ -176,6 +177,39 @@ def test_the_junit_report_validates_and_names_each_failure(tmp_path: Path) -> No
     [failure] = document.findall(".//failure")
     assert failure.get("message") == "no submitPaymentReceipt"
     assert document.getroot().get("failures") == "1"
+
+
+@pytest.mark.parametrize(
+    ("profile", "variant"),
+    [("webshop", None), ("webshop", "skip-receipt"), ("webshop", "timeout-30"),
+     ("pos", "scan-invoice-qr"), ("app", "http-link"), ("service", None)],
+)  # fmt: skip
+def test_a_junit_reader_reads_every_test_as_its_verdict(
+    tmp_path: Path, profile: str, variant: str | None
+) -> None:
+    """junitparser, a JUnit reader CI tools build on, sees each certification test and
+    prerequisite as one test case, passed or failed as the JSON report says, with its why."""
+    _, report, folder = certify(tmp_path, profile, variant)
+    xml = junitparser.JUnitXml.fromfile(str(folder / "certification.xml"))
+    seen: dict[str, tuple[bool, str | None]] = {}
+    for suite in xml:
+        assert isinstance(suite, junitparser.TestSuite)
+        cases = list(suite)
+        assert suite.tests == len(cases)
+        assert suite.failures == sum(not c.is_passed for c in cases)
+        for case in cases:
+            results = list(case.result)
+            assert all(isinstance(r, junitparser.Failure) for r in results)
+            seen[case.name.split(" ")[0]] = (
+                case.is_passed,
+                results[0].message if results else None,
+            )
+    expected = {
+        t["id"]: (t["passed"], None if t["passed"] else t["why"])
+        for t in report["tests"] + report["prerequisites"]
+    }
+    assert seen == expected
+    assert sum(not passed for passed, _ in seen.values()) == (0 if variant is None else 1)
 
 
 def test_a_baseline_shows_how_the_traffic_drifted(tmp_path: Path) -> None:

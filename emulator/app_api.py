@@ -3,9 +3,11 @@
 `POST /_emulator/app/scan` is what the SEQR app does with a URL it scanned or was sent to:
 a service code opens a session and names the order page to open; an invoice or a till's
 sticker opens that invoice (tied to the session when the request names its `token`); the
-service page's `SEQR-ACTION://WIZARD/CANCEL` closes the session. `/_emulator/services/{id}`
-defines the services. Handlers are thin: parse, call one backend verb, answer with a view;
-errors become JSON in `control.json_errors`.
+service page's `SEQR-ACTION://WIZARD/CANCEL` closes the session. `POST /_emulator/app/open`
+is the app handed an invoice's link by a merchant's app or page: it opens the invoice, the
+customer pays (or cancels), and the app returns to the page it names.
+`/_emulator/services/{id}` defines the services. Handlers are thin: parse, call one backend
+verb, answer with a view; errors become JSON in `control.json_errors`.
 """
 
 from __future__ import annotations
@@ -82,18 +84,42 @@ async def scan(backend: SeqrBackend, request: web.Request) -> web.Response:
         if token is None:
             raise BadRequest("SEQR-ACTION://WIZARD/CANCEL needs the session's token")
         return _service_answer(backend.close_session(token))
-    extra: Json = {}
+    invoice = backend.scan_code(url, tokens_from(body), session_token=token)
+    extra: Json = {"kind": "invoice"}
     if isinstance(target, seqr_urls.TerminalLink):
-        invoice = backend.open_invoice_at(target.seqr_id)
         extra = {"kind": "terminal", "seqrId": target.seqr_id, "terminalId": invoice.terminal_id}
-    else:
-        invoice = backend.invoice(target.reference)
-        extra = {"kind": "invoice"}
-    backend.scan(invoice.reference, tokens_from(body), session_token=token)
     answer: Json = {**extra, "open": None, "reference": invoice.reference}
     if token is not None:
         answer["token"] = token
     answer["invoice"] = invoice_detail(backend.invoice(invoice.reference))
+    return web.json_response(answer)
+
+
+async def open_link(backend: SeqrBackend, request: web.Request) -> web.Response:
+    """The app is handed an invoice's link (`seqr://SEQR.SE/R<ref>` from a merchant's app or
+    page): it opens the invoice, inside the service session `token` names if any, the
+    customer pays it (or cancels, `"outcome": "cancel"`), and the app returns: `open` is the
+    page it opens then, the invoice's backURL or the session's success or cancel page."""
+    body = await read_json(request)
+    url, token = _text(body, "url"), _text(body, "token")
+    outcome = _text(body, "outcome") or "pay"
+    if url is None:
+        raise BadRequest("url is required: the link the app was handed")
+    if outcome not in ("pay", "cancel"):
+        raise BadRequest("outcome must be pay or cancel")
+    try:
+        target = seqr_urls.parse(url)
+    except seqr_urls.NotSeqrUrl as exc:
+        raise BadRequest(str(exc)) from None
+    if not isinstance(target, seqr_urls.InvoiceLink):
+        raise BadRequest(f"{url!r} is not an invoice's link: /_emulator/app/scan reads codes")
+    reference = backend.follow_link(url, session_token=token, pay=outcome == "pay").reference
+    answer: Json = {"kind": "invoice", "opened": url, "reference": reference}
+    if token is not None:
+        answer["token"] = token
+    answer["outcome"] = outcome
+    answer["open"] = backend.next_page(reference)
+    answer["invoice"] = invoice_detail(backend.invoice(reference))
     return web.json_response(answer)
 
 
@@ -146,6 +172,7 @@ def add_routes(app: web.Application, backend: SeqrBackend) -> None:
         backend,
         [
             ("POST", "/app/scan", scan),
+            ("POST", "/app/open", open_link),
             ("GET", "/app/sessions/{token}", get_session),
             ("GET", "/services", list_services),
             ("PUT", "/services/{id}", put_service),

@@ -33,7 +33,7 @@ import asyncio
 import contextlib
 import logging
 import threading
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -41,10 +41,12 @@ from aiohttp import web
 
 from emulator.backend import Event, SeqrBackend
 from emulator.control import BadRequest, add_json_routes
+from emulator.domain import seqr_urls
+from emulator.domain.model import CustomerToken, Invoice, InvoiceStatus
 from emulator.examiner import rules
 from emulator.examiner.certify import Conductor, Profile, Result, grade
 from emulator.examiner.coverage import Coverage, Report
-from emulator.examiner.facts import Fact, read_all
+from emulator.examiner.facts import Act, Fact, read_all
 from emulator.examiner.monitor import Monitor, Violation
 
 log = logging.getLogger(__name__)
@@ -57,34 +59,98 @@ _CSP = (
 )
 
 
+class SeqrCustomer:
+    """SEQR's customer in the meeting, acting out the paying scenario's moves through the
+    app's own code path: it reaches an invoice the way the procedure says (a till's open
+    invoice by scanning the till's sticker, any other by the invoice's own QR code), then
+    pays it."""
+
+    def __init__(self, backend: SeqrBackend) -> None:
+        self.backend = backend
+
+    def code(self, reference: str) -> str:
+        """What the customer scans to reach the invoice."""
+        found = self.backend.invoice(reference)
+        till = self.backend.terminal_info(found.terminal_id)
+        if till.cash_register and till.seqr_id and till.open_invoice == reference:
+            return seqr_urls.terminal_qr(till.seqr_id)
+        return seqr_urls.invoice_qr(reference)
+
+    def scan(self, reference: str, tokens: Iterable[CustomerToken] = ()) -> Invoice:
+        return self.backend.scan_code(self.code(reference), tokens)
+
+    def pay(self, reference: str, *, reserve: bool | None = None) -> Invoice:
+        found = self.backend.invoice(reference)
+        if found.status is InvoiceStatus.ISSUED and not found.in_progress:
+            self.scan(reference)  # not yet opened in the app: the customer scans first
+        return self.backend.pay(reference, reserve=reserve)
+
+    def customer_cancel(self, reference: str) -> Invoice:
+        return self.backend.customer_cancel(reference)
+
+    def fail(self, reference: str) -> Invoice:
+        return self.backend.fail(reference)
+
+
 class Rehearsal:
     """A certification run on this emulator: every fact of the run kept for the graders, and
     SEQR's side played as the `Conductor` says (the paying customer is the catalogue's
-    `pay-after-polls` scenario, switched on and off for the invoices issued next; the
-    30-second wait is a jump of the clock)."""
+    `pay-after-polls` scenario, switched on and off for the invoices issued next and acted
+    out by a `SeqrCustomer`; the 30-second wait is a jump of the clock). In the app and
+    service profiles no scenario pays: the customer pays when the merchant's app or page
+    opens the invoice's link (`POST /_emulator/app/open`).
 
-    PAYING = {"steps": "pay-after-polls", "all": "pay"}
+    What the customer did in the app (the codes read, the payments made, by whom and in
+    which session) is kept beside the journal's facts as `Act`s, each after the journal's
+    latest entry at the time."""
+
+    PAYING = {"steps": "pay-after-polls", "link": None}
 
     def __init__(self, backend: SeqrBackend, profile: Profile) -> None:
         self.backend = backend
         self.profile = profile
         self.conductor = Conductor(profile)
         self.facts: list[Fact] = []
-        self._paying = backend.scenario_named(self.PAYING[profile.pays])
+        self.acts: list[Act] = []
+        name = self.PAYING[profile.pays]
+        self._paying = None if name is None else backend.scenario_named(name)
         backend.set_scenario(self._paying)
+        backend.play_customer(SeqrCustomer(backend))
         backend.subscribe(self.on_event)
 
     def on_event(self, event: Event) -> None:
         found = event.invoice
         history = found.history[-1].event if found.history else None
+        self._note(event)
         for action, value in self.conductor.on_event(event.kind, history):
             if action == "pay":
                 self.backend.engine.use(self._paying if value else None)
             elif action == "advance":
                 self.backend.clock.advance(value)
 
+    def _note(self, event: Event) -> None:
+        """An act of the customer's, as the event tells it (under the backend's lock)."""
+        found = event.invoice
+        if event.kind not in ("scanned", "pending", "paid"):
+            return
+        who = found.customer
+        session = self.backend.session_of(found.reference) if event.kind == "paid" else None
+        self.acts.append(
+            Act(
+                seq=self.backend.journal_seq(),
+                at=event.at,
+                kind="paid" if event.kind == "paid" else "scanned",
+                invoice=found.reference,
+                terminal=found.terminal_id,
+                code=event.code,
+                msisdn=None if who is None else who.msisdn,
+                subscriber_key=None if who is None else who.subscriber_key,
+                session=None if session is None else session.token,
+            )
+        )
+
     def results(self) -> tuple[list[Result], list[Result]]:
-        return grade(self.profile, self.facts)
+        return grade(self.profile, [*self.facts, *self.acts])
 
     def step(self) -> str:
         return self.conductor.next_step(self.results()[0])

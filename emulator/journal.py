@@ -361,6 +361,15 @@ class Journal:
     def __len__(self) -> int:
         return len(self._entries)
 
+    @property
+    def last_seq(self) -> int:
+        """The seq of the latest entry recorded (0 before any), dropped or forgotten or not."""
+        entries = self._entries
+        try:
+            return max(entries[-1][0], self._top)
+        except IndexError:  # empty
+            return self._top
+
     def records(
         self,
         after: int = 0,

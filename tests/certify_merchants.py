@@ -6,7 +6,11 @@ would, and `--variant` makes it break the procedure in one way.
 
 Variants: skip-receipt (webshop test 3 skipped), timeout-30 (clientRequestTimeout 30),
 never-ack (the refund test's payment is never polled), poll-after-paid (the first invoice
-polled on after PAID), over-refund (a second full refund, answered 98).
+polled on after PAID), over-refund (a second full refund, answered 98); for a till,
+no-sticker (no SEQR ID assigned, so the customer scans the invoice's own code) and
+scan-invoice-qr (the phone scans the QR on the till's display, not the sticker); for an
+app, http-link (it opens invoiceQRCode itself) and demo-link (`seqr-demo:`, the demo app's);
+for a service, outside-session (the page opens the link without the session's token).
 """
 
 from __future__ import annotations
@@ -38,6 +42,7 @@ class Shop:
         self.variant = variant
         self.receiver = receiver
         self.orders = 0
+        self.codes: dict[str, str] = {}  # invoiceReference -> invoiceQRCode
 
     def context(self, principal: dict[str, str], password: str) -> dict[str, Any]:
         return {
@@ -73,7 +78,23 @@ class Shop:
             invoice["notificationUrl"] = self.receiver.url(f"/seqr/notify?order={order}")
         answer = self.seqr.sendInvoice(context=ctx, invoice=invoice)
         assert answer.resultCode == 0, answer
+        self.codes[str(answer.invoiceReference)] = str(answer.invoiceQRCode)
         return str(answer.invoiceReference)
+
+    def link(self, ref: str) -> str:
+        """What the merchant's app or page opens: invoiceQRCode with HTTP: made seqr:."""
+        code = self.codes[ref]
+        if self.variant == "http-link":
+            return code
+        scheme = "seqr-demo" if self.variant == "demo-link" else "seqr"
+        return scheme + code[len("HTTP") :]
+
+    def open(self, ref: str, token: str | None = None) -> Any:
+        """Hand the link to the SEQR app: the customer pays, the app returns."""
+        body = {"url": self.link(ref)}
+        if token is not None and self.variant != "outside-session":
+            body["token"] = token
+        return _control(self.control, "POST", "/app/open", body)
 
     def poll(self, ctx: dict[str, Any], ref: str) -> Any:
         return self.seqr.getPaymentStatus(context=ctx, invoiceReference=ref, invoiceVersion=0)
@@ -106,6 +127,8 @@ class Shop:
         """Poll while ISSUED (the customer pays after the second poll), then once notified;
         the payment's ersReference."""
         assert self.poll(ctx, ref).status == "ISSUED"
+        if self.variant == "scan-invoice-qr":
+            _control(self.control, "POST", "/app/scan", {"url": f"HTTP://SEQR.SE/R{ref}"})
         assert self.poll(ctx, ref).status == "ISSUED"
         assert self.notified(ref)
         paid = self.poll(ctx, ref)
@@ -165,15 +188,18 @@ def pos(shop: Shop) -> None:
     )
     assert made.resultCode == 0, made
     till = shop.context({"id": made.terminalId, "type": "TERMINALID"}, "till-secret-1")
-    assert shop.seqr.assignSeqrId(context=till, seqrId="examplecafe0001").resultCode == 0
+    if shop.variant != "no-sticker":
+        assert shop.seqr.assignSeqrId(context=till, seqrId="examplecafe0001").resultCode == 0
     shop.checklist(till, reseller)
     assert shop.seqr.unregisterTerminal(context=till).resultCode == 0
 
 
 def app(shop: Shop) -> None:
     ctx = shop.context(TERMINAL, "12345678")
-    ref = shop.send(ctx)  # the customer follows the seqr: link and pays at once
-    assert shop.notified(ref)  # the app returns (backURL); one poll reads the outcome
+    ref = shop.send(ctx)
+    back = shop.open(ref)  # the customer follows the seqr: link and pays at once
+    assert back["open"] == f"https://shop.example/done?order={shop.orders}", back
+    assert shop.notified(ref)  # the app returned (backURL); one poll reads the outcome
     assert shop.poll(ctx, ref).status == "PAID"
 
 
@@ -182,10 +208,16 @@ def service(shop: Shop, control: str) -> None:
     pages = {k: f"https://service.example/{k[:-3]}" for k in
              ("orderUrl", "successUrl", "failureUrl", "cancelUrl")}  # fmt: skip
     _control(control, "PUT", "/services/CAFE", pages)
-    token = _control(control, "POST", "/app/scan", {"url": "HTTP://SEQR.SE/000/CAFE?t=1"})
+    scanned = {
+        "url": "HTTP://SEQR.SE/000/CAFE?t=1",
+        "msisdn": "46701234567",
+        "subscriberKey": "132",
+    }
+    token = _control(control, "POST", "/app/scan", scanned)
     info = shop.seqr.getClientSessionInfo(context=ctx, key=token["token"])
     assert info.resultCode == 0, info
     ref = shop.send(ctx)
+    shop.open(ref, token["token"])  # the order page sends the app to the invoice
     assert shop.notified(ref)
     assert shop.poll(ctx, ref).status == "PAID"
 

@@ -62,6 +62,56 @@ def test_a_tills_sticker_leads_to_its_open_invoice(zeep_service: Any, control: C
     assert scanned["invoice"]["inProgress"] is True
 
 
+def test_an_opened_link_is_paid_and_the_app_returns_to_backurl(
+    zeep_service: Any, context: dict, control: Control
+) -> None:
+    """`POST /app/open`: the merchant's app hands the SEQR app the invoice's seqr: link; the
+    customer pays at once and the app returns to the backURL."""
+    sent = zeep_service.sendInvoice(context=context, invoice=make_invoice())
+    link = "seqr:" + str(sent.invoiceQRCode)[len("HTTP:") :]
+    opened = control.ok("POST", "/app/open", {"url": link})
+    assert (opened["opened"], opened["reference"], opened["outcome"]) == (
+        link,
+        sent.invoiceReference,
+        "pay",
+    )
+    assert opened["invoice"]["status"] == "PAID"
+    assert opened["open"] == "https://shop.example/done?order=1001"
+    again = zeep_service.sendInvoice(context=context, invoice=make_invoice())
+    canceled = control.ok(
+        "POST", "/app/open", {"url": str(again.invoiceQRCode), "outcome": "cancel"}
+    )
+    assert canceled["invoice"]["status"] == "CANCELED" and canceled["open"] == opened["open"]
+
+
+def test_a_link_opened_in_a_session_is_paid_by_the_sessions_customer(
+    zeep_service: Any, context: dict, control: Control
+) -> None:
+    define(control)
+    scanned = {"url": "HTTP://SEQR.SE/000/P", "msisdn": "46701234567", "subscriberKey": "132"}
+    token = control.ok("POST", "/app/scan", scanned)["token"]
+    ref = zeep_service.sendInvoice(context=context, invoice=make_invoice()).invoiceReference
+    opened = control.ok("POST", "/app/open", {"url": f"seqr://SEQR.SE/R{ref}", "token": token})
+    assert opened["open"] == f"https://p.example/success#{token}_{ref}"
+    assert opened["invoice"]["status"] == "PAID"
+    session = control.ok("GET", f"/app/sessions/{token}")
+    assert (session["invoiceReference"], session["state"]) == (ref, "SUCCEEDED")
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "says"),
+    [
+        ({"url": "HTTP://SEQR.SE/QCAFE0001"}, 400, "not an invoice's link"),
+        ({"url": "HTTP://SEQR.SE/R20260101999999999"}, 404, "no invoice"),
+        ({"url": "seqr://SEQR.SE/R1", "outcome": "later"}, 400, "outcome must be"),
+        ({}, 400, "url is required"),
+    ],
+)
+def test_what_the_app_cannot_open(control: Control, body: dict, status: int, says: str) -> None:
+    got, answer = control.request("POST", "/app/open", body)
+    assert got == status and says in answer["error"], answer
+
+
 @pytest.mark.parametrize(
     ("body", "status", "says"),
     [

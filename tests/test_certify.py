@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import junitparser
 import pytest
 from lxml import etree
 
@@ -104,8 +105,8 @@ def _merchants_importable(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(ROOT)  # `python -m tests.certify_merchants` finds this checkout
 
 
-@pytest.mark.parametrize(("profile", "count"), [("webshop", 6), ("pos", 9), ("app", 2),
-                                                ("service", 3)])  # fmt: skip
+@pytest.mark.parametrize(("profile", "count"), [("webshop", 6), ("pos", 9), ("app", 3),
+                                                ("service", 4)])  # fmt: skip
 def test_a_merchant_following_the_procedure_passes_every_test(
     tmp_path: Path, profile: str, count: int, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -178,6 +179,39 @@ def test_the_junit_report_validates_and_names_each_failure(tmp_path: Path) -> No
     assert document.getroot().get("failures") == "1"
 
 
+@pytest.mark.parametrize(
+    ("profile", "variant"),
+    [("webshop", None), ("webshop", "skip-receipt"), ("webshop", "timeout-30"),
+     ("pos", "scan-invoice-qr"), ("app", "http-link"), ("service", None)],
+)  # fmt: skip
+def test_a_junit_reader_reads_every_test_as_its_verdict(
+    tmp_path: Path, profile: str, variant: str | None
+) -> None:
+    """junitparser, a JUnit reader CI tools build on, sees each certification test and
+    prerequisite as one test case, passed or failed as the JSON report says, with its why."""
+    _, report, folder = certify(tmp_path, profile, variant)
+    xml = junitparser.JUnitXml.fromfile(str(folder / "certification.xml"))
+    seen: dict[str, tuple[bool, str | None]] = {}
+    for suite in xml:
+        assert isinstance(suite, junitparser.TestSuite)
+        cases = list(suite)
+        assert suite.tests == len(cases)
+        assert suite.failures == sum(not c.is_passed for c in cases)
+        for case in cases:
+            results = list(case.result)
+            assert all(isinstance(r, junitparser.Failure) for r in results)
+            seen[case.name.split(" ")[0]] = (
+                case.is_passed,
+                results[0].message if results else None,
+            )
+    expected = {
+        t["id"]: (t["passed"], None if t["passed"] else t["why"])
+        for t in report["tests"] + report["prerequisites"]
+    }
+    assert seen == expected
+    assert sum(not passed for passed, _ in seen.values()) == (0 if variant is None else 1)
+
+
 def test_a_baseline_shows_how_the_traffic_drifted(tmp_path: Path) -> None:
     _, passing, folder = certify(tmp_path / "good", "webshop")
     _, report, _ = certify(
@@ -193,3 +227,82 @@ def test_a_baseline_shows_how_the_traffic_drifted(tmp_path: Path) -> None:
         "dropped": ["submitPaymentReceipt -> 0"],
         "changed": [],
     }
+
+
+def test_the_till_is_paid_by_a_scan_of_its_sticker(tmp_path: Path) -> None:
+    """Point of sale test 4: SEQR's customer scans the till's sticker, which leads to the
+    till's open invoice, and pays; the evidence shows the scan between the polls."""
+    status, report, _ = certify(tmp_path, "pos")
+    test = next(t for t in report["tests"] if t["id"] == "pos-4")
+    assert status == 0 and test["passed"], test
+    [scan] = [e for e in test["evidence"] if e.get("after")]
+    assert scan["act"] == f"the app read HTTP://SEQR.SE/Qexamplecafe0001 for {FIRST}"
+    polls = [e["seq"] for e in test["evidence"] if e["operation"] == POLL]
+    assert polls[0] <= scan["seq"] < polls[1]  # after the ISSUED poll, before the PAID one
+
+
+@pytest.mark.parametrize(
+    ("variant", "why", "read"),
+    [
+        (
+            "scan-invoice-qr",
+            f"{FIRST} was paid, but not by a scan of the till's sticker "
+            f"HTTP://SEQR.SE/Qexamplecafe0001: the app read HTTP://SEQR.SE/R{FIRST}",
+            f"HTTP://SEQR.SE/R{FIRST}",
+        ),
+        ("no-sticker", f"{FIRST} was paid, but its till has no SEQR ID, so no sticker", None),
+    ],
+)
+def test_a_till_paid_without_its_sticker_fails_test_4(
+    tmp_path: Path, variant: str, why: str, read: str | None
+) -> None:
+    status, report, _ = certify(tmp_path, "pos", variant)
+    assert status == 1
+    assert failed(report)["pos-4"] == why
+    expected = {"pos-4"} if variant == "scan-invoice-qr" else {"pos-2", "pos-4"}
+    assert set(failed(report)) == expected
+    if read is not None:
+        [act] = [e for e in report["tests"][3]["evidence"] if e.get("after")]
+        assert act["act"] == f"the app read {read} for {FIRST}"
+
+
+def test_the_app_is_graded_on_the_seqr_link_it_opened(tmp_path: Path) -> None:
+    """In-app guide: the app opens invoiceQRCode with HTTP: replaced by seqr:; the emulated
+    SEQR app pays and returns to backURL; app-3 names the link the emulator answered."""
+    status, report, _ = certify(tmp_path, "app")
+    test = next(t for t in report["tests"] if t["id"] == "app-3")
+    assert status == 0 and test["passed"]
+    assert test["why"] == (
+        f"the app opened seqr://SEQR.SE/R{FIRST}, the seqr: form of HTTP://SEQR.SE/R{FIRST}"
+    )
+    assert [e.get("act") for e in test["evidence"]] == [
+        None,
+        f"the app read seqr://SEQR.SE/R{FIRST} for {FIRST}",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("variant", "opened"),
+    [("http-link", f"HTTP://SEQR.SE/R{FIRST}"), ("demo-link", f"seqr-demo://SEQR.SE/R{FIRST}")],
+)
+def test_an_app_opening_another_link_fails_app_3(tmp_path: Path, variant: str, opened: str) -> None:
+    status, report, _ = certify(tmp_path, "app", variant)
+    assert status == 1
+    assert failed(report) == {
+        "app-3": f"the app opened {opened} for {FIRST}, not seqr://SEQR.SE/R{FIRST}, the "
+        f"seqr: form of its invoiceQRCode HTTP://SEQR.SE/R{FIRST}"
+    }
+    [act] = [e for e in report["tests"][2]["evidence"] if e.get("after")]
+    assert act["act"] == f"the app read {opened} for {FIRST}"
+
+
+def test_the_service_is_paid_inside_the_session_by_its_customer(tmp_path: Path) -> None:
+    status, report, _ = certify(tmp_path, "service")
+    test = next(t for t in report["tests"] if t["id"] == "service-4")
+    assert status == 0 and test["passed"]
+    [info, paid] = test["evidence"]
+    assert info["operation"] == "getClientSessionInfo"
+    assert paid["act"].startswith(f"the customer 46701234567/132 paid {FIRST} in session ")
+    status, report, _ = certify(tmp_path, "service", "outside-session")
+    assert status == 1 and set(failed(report)) == {"service-4"}
+    assert failed(report)["service-4"].startswith(f"{FIRST} was paid outside session ")

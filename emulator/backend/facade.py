@@ -36,7 +36,7 @@ from emulator.backend.ledger import Ledger
 from emulator.backend.outbox import Listener, Outbox
 from emulator.backend.periods import Periods
 from emulator.backend.principals import Principals
-from emulator.backend.scenarios import ScenarioDriver
+from emulator.backend.scenarios import CustomerApp, ScenarioDriver
 from emulator.backend.services import Services
 from emulator.backend.store import Store
 from emulator.clock import Clock, IdFactory
@@ -113,6 +113,7 @@ class SeqrBackend:
         self._due_running = False
         self._make_store = store
         self._before_terminal_reset: list[Callable[[str], None]] = []
+        self._played_by: CustomerApp | None = None  # who acts out the scenarios' customer
         self.clocks = Clocks(self.clock)
         self.outbox = Outbox(self.clocks, settings.notification_journal_size, settings.journal_size)
         self.engine = Engine(seed=settings.seed)  # keeps its catalogue across resets
@@ -132,7 +133,7 @@ class SeqrBackend:
         )
         self.services = Services(store, clock, ids, settings)
         self.scenarios = ScenarioDriver(self.engine, store, self.deadlines, self.clocks)
-        self.scenarios.customer = self
+        self.scenarios.customer = self._played_by or self
         self._derive(store)
 
     def _derive(self, store: Store) -> None:
@@ -202,6 +203,10 @@ class SeqrBackend:
         """Every journal entry held with a seq above `after`, oldest first, passwords hidden:
         what verification and the examiner read."""
         return self.outbox.requests.records(after, self._terminal_of)
+
+    def journal_seq(self) -> int:
+        """The seq of the journal's latest entry: what a record kept beside it comes after."""
+        return self.outbox.requests.last_seq
 
     def _terminal_of(self, reference: str) -> str | None:
         """The terminal of an invoice, for a notification no journaled call names."""
@@ -464,19 +469,60 @@ class SeqrBackend:
         tokens: Iterable[CustomerToken] = (),
         *,
         session_token: str | None = None,
+        code: str | None = None,
     ) -> Invoice:
         """The customer opens the invoice; inside a service session it is tied to the session
-        and paid as the session's customer (the one getClientSessionInfo named)."""
+        and paid as the session's customer (the one getClientSessionInfo named). `code`, the
+        SEQR code or link the app read to get there, goes with the "scanned" event."""
         with self._verb:
             found = self.ledger.invoice(reference)
             session = None
             if session_token is not None:
                 session = self.services.enter(session_token, found)
             customer = session.customer if session else found.customer or self.customer()
-            self.ledger.scan(found, customer, list(tokens))
+            self.ledger.scan(found, customer, list(tokens), code)
             if session is not None:
                 self.services.tie(session, found)
             return found
+
+    def scan_code(
+        self,
+        code: str,
+        tokens: Iterable[CustomerToken] = (),
+        *,
+        session_token: str | None = None,
+    ) -> Invoice:
+        """The app read a SEQR code (scanned it, or was handed it as a link): an invoice's
+        `R<invoiceReference>` opens that invoice, a till's sticker `Q<seqrId>` the till's
+        open invoice. NotFound for a code that leads to no invoice."""
+        with self._verb:
+            found = self.invoice_for_qr(code)
+            return self.scan(found.reference, tokens, session_token=session_token, code=code)
+
+    def follow_link(
+        self, code: str, *, session_token: str | None = None, pay: bool = True
+    ) -> Invoice:
+        """The app is handed an invoice's link: it opens the invoice (inside the session, if
+        a token is given) and the customer pays it at once, or cancels it; the app then
+        opens `next_page`."""
+        with self._verb:
+            found = self.scan_code(code, session_token=session_token)
+            if pay:
+                return self.pay(found.reference)
+            return self.customer_cancel(found.reference)
+
+    def session_of(self, reference: str) -> ext.CustomerSession | None:
+        """The service session the invoice was opened in, if any."""
+        with self.lock:
+            return self.services.registry.for_invoice(reference)
+
+    def play_customer(self, app: CustomerApp | None) -> None:
+        """Who acts out the customer's moves of a scenario step: the backend's own verbs
+        (None), or another player of them (a certification rehearsal plays SEQR's customer,
+        who reaches a till's invoice by scanning its sticker). Kept across resets."""
+        with self.lock:
+            self._played_by = app
+            self.scenarios.customer = app or self
 
     def pay(self, reference: str, *, reserve: bool | None = None) -> Invoice:
         with self._verb:

@@ -173,11 +173,18 @@ class Ledger:
 
     # --- the customer's app --------------------------------------------------------------------
 
-    def scan(self, found: Invoice, customer: Customer, tokens: list[CustomerToken]) -> None:
+    def scan(
+        self,
+        found: Invoice,
+        customer: Customer,
+        tokens: list[CustomerToken],
+        code: str | None = None,
+    ) -> None:
+        """`code`: the SEQR code or link the app read, when it is known."""
         before = found.version
         rules.scan(found, customer, tokens, self.now(found))
         self.store.changed(found)
-        self.outbox.emit("scanned" if found.version == before else "pending", found)
+        self.outbox.emit("scanned" if found.version == before else "pending", found, code=code)
 
     def pay(self, found: Invoice, customer: Customer, reserve: bool | None) -> None:
         now, stamp = self._now_of(found.terminal_id)

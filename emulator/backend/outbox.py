@@ -32,6 +32,7 @@ class Event(NamedTuple):
     kind: str
     invoice: Invoice
     at: datetime
+    code: str | None = None  # a scan's: the SEQR code or link the app read to reach the invoice
 
 
 Listener = Callable[[Event], None]
@@ -53,11 +54,14 @@ class Outbox:
     def on_reset(self, hook: Callable[[], None]) -> None:
         self._reset_hooks.append(hook)
 
-    def emit(self, kind: str, invoice: Invoice, at: datetime | None = None) -> None:
-        """`at` is the time on the invoice's clock, when the caller has just read it."""
+    def emit(
+        self, kind: str, invoice: Invoice, at: datetime | None = None, code: str | None = None
+    ) -> None:
+        """`at` is the time on the invoice's clock, when the caller has just read it; `code`
+        a scan's (`Event.code`)."""
         if at is None:
             at = self.clocks.of(invoice.terminal_id).now()
-        event = Event(kind, invoice, at)
+        event = Event(kind, invoice, at, code)
         for listener in self._listeners:
             listener(event)
 

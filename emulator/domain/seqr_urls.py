@@ -7,8 +7,9 @@ action link a service page uses to leave the app's web view (`SEQR-ACTION://WIZA
 Scheme and host are read without regard to case; identifiers keep theirs. What a value
 leads to (which invoice, which service) is the backend's business, not this module's.
 
-The codes are also built here (`invoice_qr`, `terminal_qr`, `service_qr`, `deep_link`), so
-the format SEQR printed and the format the app reads live side by side. Standard library only.
+The codes are also built here (`invoice_qr`, `terminal_qr`, `service_qr`, `deep_link`,
+`app_link`), so the format SEQR printed and the format the app reads live side by side.
+Standard library only.
 """
 
 from __future__ import annotations
@@ -32,6 +33,13 @@ def invoice_qr(reference: str) -> str:
 def deep_link(reference: str) -> str:
     """What a page on the customer's phone links to, to open the invoice in the app."""
     return f"{DEEP_LINK}R{reference}"
+
+
+def app_link(qr_code: str) -> str | None:
+    """The link a merchant's app opens to pay an invoice: its invoiceQRCode with the leading
+    `HTTP:` replaced by `seqr:` (the in-app guide); None for a code that has no `HTTP:`."""
+    scheme, sep, rest = qr_code.strip().partition(":")
+    return f"seqr:{rest}" if sep and scheme.lower() == "http" else None
 
 
 def terminal_qr(seqr_id: str) -> str:

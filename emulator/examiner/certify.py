@@ -21,7 +21,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from emulator.examiner.facts import Call, Fact, Note
+from emulator.domain import seqr_urls
+from emulator.examiner.facts import Act, Call, Note, Seen
 from emulator.examiner.monitor import Evidence
 
 WEB = "SEQR certification process, webshop and appshop"
@@ -39,11 +40,11 @@ class Verdict:
     evidence: tuple[Evidence, ...] = ()
 
 
-def _ok(why: str, *facts: Fact) -> Verdict:
+def _ok(why: str, *facts: Seen) -> Verdict:
     return Verdict(True, why, tuple(Evidence.of(f) for f in facts))
 
 
-def _no(why: str, *facts: Fact) -> Verdict:
+def _no(why: str, *facts: Seen) -> Verdict:
     return Verdict(False, why, tuple(Evidence.of(f) for f in facts))
 
 
@@ -88,13 +89,24 @@ class Result:
 class Traffic:
     """A run's facts, with what the graders ask of them again and again."""
 
-    facts: list[Fact]
+    facts: list[Seen]
     calls: list[Call] = field(init=False)
     notes: list[Note] = field(init=False)
+    acts: list[Act] = field(init=False)
 
     def __post_init__(self) -> None:
         self.calls = [f for f in self.facts if isinstance(f, Call)]
         self.notes = [f for f in self.facts if isinstance(f, Note)]
+        self.acts = [f for f in self.facts if isinstance(f, Act)]
+
+    def scans(self, invoice: str) -> list[Act]:
+        """The codes and links the app read to reach the invoice."""
+        return [a for a in self.acts if a.kind == "scanned" and a.invoice == invoice]
+
+    def seqr_id(self, terminal: str | None) -> str | None:
+        """The SEQR ID last assigned to the terminal: its sticker's."""
+        made = [c for c in self.of("assignSeqrId", terminal) if c.ok and c.request.get("seqrId")]
+        return made[-1].request["seqrId"] if made else None
 
     def of(self, operation: str, terminal: str | None = None) -> list[Call]:
         return [
@@ -153,27 +165,61 @@ def send_invoice(terminal: Callable[[Traffic], str | None] = lambda t: None) -> 
     return grade
 
 
-def payment_status(terminal: Callable[[Traffic], str | None] = lambda t: None) -> Grader:
-    """Poll before the scan, poll after, send a new invoice, wait 30 s, poll the old one."""
+def _sticker(code: str | None) -> str | None:
+    """The SEQR ID of a till's sticker the code is, else None."""
+    try:
+        link = seqr_urls.parse(code or "")
+    except seqr_urls.NotSeqrUrl:
+        return None
+    return link.seqr_id if isinstance(link, seqr_urls.TerminalLink) else None
+
+
+def payment_status(
+    terminal: Callable[[Traffic], str | None] = lambda t: None, *, sticker: bool = False
+) -> Grader:
+    """Poll before the scan, poll after, send a new invoice, wait 30 s, poll the old one.
+    `sticker`: the customer reached the invoice by scanning the till's sticker (the QR of the
+    SEQR ID assigned to it), not the invoice's own code."""
 
     def grade(t: Traffic) -> Verdict:
-        best: tuple[Fact, ...] = ()
-        why = "no invoice was polled while ISSUED"
-        for sent in t.sent(terminal(t)):
+        till = terminal(t)
+        best: tuple[Seen, ...] = ()
+        why, rank = "no invoice was polled while ISSUED", 0
+
+        def missed(at: int, said: str, *facts: Seen) -> None:
+            nonlocal best, why, rank
+            if at > rank:
+                best, why, rank = facts, said, at
+
+        for sent in t.sent(till):
             ref = sent.invoice or ""
             issued = t.polls(ref, "ISSUED")
             if not issued:
                 continue
             paid = t.polls(ref, "PAID", after=issued[0].seq)
             if not paid:
-                if len(best) < 1:
-                    best, why = (issued[0],), f"{ref} was never polled PAID after the scan"
+                missed(1, f"{ref} was never polled PAID after the scan", issued[0])
                 continue
-            newer = [s for s in t.sent(terminal(t)) if s.seq > paid[0].seq]
+            shown: tuple[Seen, ...] = (issued[0], paid[0])
+            if sticker:
+                seqr_id = t.seqr_id(till)
+                read = [a for a in t.scans(ref) if issued[0].seq <= a.seq < paid[0].seq]
+                scan = next((a for a in read if seqr_id and _sticker(a.code) == seqr_id), None)
+                if scan is None:
+                    instead = f": the app read {read[0].code}" if read else ""
+                    if seqr_id is None:
+                        said = f"{ref} was paid, but its till has no SEQR ID, so no sticker"
+                    else:
+                        said = (
+                            f"{ref} was paid, but not by a scan of the till's sticker "
+                            f"{seqr_urls.terminal_qr(seqr_id)}{instead}"
+                        )
+                    missed(2, said, issued[0], *read[:1], paid[0])
+                    continue
+                shown = (issued[0], scan, paid[0])
+            newer = [s for s in t.sent(till) if s.seq > paid[0].seq]
             if not newer:
-                if len(best) < 2:
-                    best = (issued[0], paid[0])
-                    why = f"no new invoice was sent after {ref} was PAID"
+                missed(3, f"no new invoice was sent after {ref} was PAID", *shown)
                 continue
             later = [
                 p
@@ -181,13 +227,17 @@ def payment_status(terminal: Callable[[Traffic], str | None] = lambda t: None) -
                 if p.ok and (p.at - newer[0].at).total_seconds() >= WAIT_SECONDS
             ]
             if not later:
-                best = (issued[0], paid[0], newer[0])
-                why = f"{ref} was not polled again {WAIT_SECONDS:g} s after the new invoice"
+                missed(
+                    4,
+                    f"{ref} was not polled again {WAIT_SECONDS:g} s after the new invoice",
+                    *shown,
+                    newer[0],
+                )
                 continue
+            how = " (scanned at the till's sticker)" if sticker else ""
             return _ok(
-                f"{ref} polled ISSUED, PAID, and again {WAIT_SECONDS:g} s after a new invoice",
-                issued[0],
-                paid[0],
+                f"{ref} polled ISSUED, PAID{how}, and again {WAIT_SECONDS:g} s after a new invoice",
+                *shown,
                 newer[0],
                 later[0],
             )
@@ -374,6 +424,35 @@ def one_final_poll(t: Traffic) -> Verdict:
     return _no("no invoice was polled after the return")
 
 
+def _same_link(opened: str | None, wanted: str) -> bool:
+    """The same link, its scheme read without regard to case (`seqr:` or `SEQR:`)."""
+    scheme, _, rest = (opened or "").strip().partition(":")
+    want_scheme, _, want_rest = wanted.partition(":")
+    return scheme.lower() == want_scheme.lower() and rest == want_rest
+
+
+def seqr_link(t: Traffic) -> Verdict:
+    """The app opened the `seqr:` form of the invoiceQRCode sendInvoice answered, and only
+    that: every link the app was handed for an invoice is checked."""
+    passed: Verdict | None = None
+    for sent in t.sent():
+        ref = sent.invoice or ""
+        code = sent.answer.get("return/invoiceQRCode", "")
+        wanted = seqr_urls.app_link(code)
+        for act in t.scans(ref):
+            if wanted is None:
+                return _no(f"{sent.describe()} answered no HTTP: invoiceQRCode", sent)
+            if not _same_link(act.code, wanted):
+                return _no(
+                    f"the app opened {act.code} for {ref}, not {wanted}, the seqr: form of "
+                    f"its invoiceQRCode {code}",
+                    sent,
+                    act,
+                )
+            passed = passed or _ok(f"the app opened {wanted}, the seqr: form of {code}", sent, act)
+    return passed or _no("the app never opened an invoice's seqr: link")
+
+
 def session_info(t: Traffic) -> Verdict:
     calls = t.of("getClientSessionInfo")
     for call in calls:
@@ -401,6 +480,36 @@ def notified_not_polled(t: Traffic) -> Verdict:
     return _no("no invoice was notified")
 
 
+def paid_in_session(t: Traffic) -> Verdict:
+    """The invoice was paid inside the session getClientSessionInfo read, by its customer."""
+    infos = [c for c in t.of("getClientSessionInfo") if c.ok and c.request.get("key")]
+    payments = [a for a in t.acts if a.kind == "paid"]
+    if not infos:
+        return _no("no getClientSessionInfo answered 0 for a session's token")
+    for info in infos:
+        token, named = info.request["key"], dict(info.answer_entries)
+        customer = (named.get("msisdn"), named.get("subscriberKey"))
+        for act in payments:
+            if act.session == token and (act.msisdn, act.subscriber_key) == customer:
+                return _ok(
+                    f"{act.invoice} paid in session {token} by its customer "
+                    f"{customer[0]}/{customer[1]}",
+                    info,
+                    act,
+                )
+    info, token = infos[0], infos[0].request["key"]
+    if not payments:
+        return _no(f"no invoice was paid in session {token}", info)
+    act = payments[0]
+    if act.session is None:
+        why = f"{act.invoice} was paid outside session {token}: the app opened it without it"
+    elif act.session != token:
+        why = f"{act.invoice} was paid in session {act.session}, not {token}"
+    else:
+        why = f"{act.invoice} was paid by {act.msisdn}/{act.subscriber_key}, not the session's"
+    return _no(why, info, act)
+
+
 def after_session(t: Traffic) -> Verdict:
     info = next((c for c in t.of("getClientSessionInfo") if c.ok), None)
     sent = t.sent()
@@ -421,7 +530,9 @@ class Profile:
     tests: tuple[Test, ...]
     prerequisites: tuple[Test, ...]
     notes: tuple[str, ...] = ()  # what the rehearsal cannot check, as reminders
-    pays: str = "steps"  # "steps": the customer pays the steps' invoices; "all": every one
+    # "steps": the customer pays the steps' invoices; "link": the invoices whose link the
+    # merchant's app or page opens in the SEQR app, and no other
+    pays: str = "steps"
     closes: bool = True  # the procedure ends by closing (markTransactionPeriod is judged)
 
 
@@ -516,7 +627,7 @@ POS_PROFILE = Profile(
             "getPaymentStatus",
             "poll; the customer scans the till's "
             "sticker and pays; poll until PAID; send a new invoice; after 30 s poll the first",
-            payment_status(_till),
+            payment_status(_till, sticker=True),
         ),
         _pos(
             5,
@@ -581,13 +692,18 @@ APP = Profile(
             "after the app returns, poll the invoice once",
             one_final_poll,
         ),
+        Test(
+            "app-3",
+            "the seqr: link",
+            INAPP,
+            "Insert the payment URL",
+            "open the seqr: form of invoiceQRCode (HTTP: replaced by seqr:) in the SEQR app "
+            "(POST /_emulator/app/open): the customer pays and the app returns to backURL",
+            seqr_link,
+        ),
     ),
     PREREQUISITES,
-    notes=(
-        "The app opens the seqr: form of invoiceQRCode (HTTP:// replaced by seqr://); "
-        "the emulated app follows it at POST /_emulator/app/scan.",
-    ),
-    pays="all",
+    pays="link",
     closes=False,
 )
 
@@ -619,16 +735,25 @@ SERVICE_PROFILE = Profile(
             "wait for the notification, then getPaymentStatus",
             notified_not_polled,
         ),
+        Test(
+            "service-4",
+            "paid inside the session",
+            SERVICE,
+            "1. Create QR code URLs",
+            "have the page open the invoice's seqr: link in the session (POST "
+            "/_emulator/app/open with the token): its customer pays",
+            paid_in_session,
+        ),
     ),
     PREREQUISITES,
-    pays="all",
+    pays="link",
     closes=False,
 )
 
 PROFILES = {p.name: p for p in (WEBSHOP, POS_PROFILE, APP, SERVICE_PROFILE)}
 
 
-def grade(profile: Profile, facts: Sequence[Fact]) -> tuple[list[Result], list[Result]]:
+def grade(profile: Profile, facts: Sequence[Seen]) -> tuple[list[Result], list[Result]]:
     """(tests, prerequisites), each graded over the whole run's facts."""
     traffic = Traffic(list(facts))
     return (
@@ -658,7 +783,7 @@ class Conductor:
     def on_event(self, kind: str, history: str | None) -> list[tuple[str, float]]:
         """The actions an invoice event calls for: ("pay", on) to switch the paying
         customer on or off for the invoices issued from now, ("advance", seconds)."""
-        if self.profile.pays == "all":
+        if self.profile.pays != "steps":
             return []
         actions: list[tuple[str, float]] = []
         if kind == "paid":

@@ -115,6 +115,7 @@ class Call:
     answer: Fields = field(default_factory=dict)
     rows: tuple[Fields, ...] = ()
     entries: tuple[tuple[str, str], ...] = ()  # the request's parameter map, in order
+    answer_entries: tuple[tuple[str, str], ...] = ()  # the answer's (getClientSessionInfo)
 
     @property
     def ok(self) -> bool:
@@ -168,7 +169,35 @@ class Note:
         return f"#{self.seq} notification {self.invoice} ({self.action}, {self.outcome})"
 
 
-Fact = Call | Note
+@dataclass(frozen=True, slots=True)
+class Act:
+    """What the emulated customer did in the SEQR app during a certification rehearsal: it
+    read a code or link to reach an invoice ("scanned"), or paid it ("paid"). Not a journal
+    entry: `seq` is the journal entry it came after (0: before any), so it sorts after that
+    entry and before the next."""
+
+    seq: int
+    at: datetime
+    kind: str  # "scanned" or "paid"
+    invoice: str
+    terminal: str | None
+    code: str | None = None  # scanned: the code or link the app read
+    msisdn: str | None = None  # the customer who scanned or paid
+    subscriber_key: str | None = None
+    session: str | None = None  # paid: the token of the service session it was paid in
+
+    def describe(self) -> str:
+        """`after #12: the app scanned HTTP://SEQR.SE/Q…` — how evidence names an act."""
+        if self.kind == "scanned":
+            what = f"the app read {self.code or 'no code'} for {self.invoice}"
+        else:
+            inside = f" in session {self.session}" if self.session else " outside any session"
+            what = f"the customer {self.msisdn}/{self.subscriber_key} paid {self.invoice}{inside}"
+        return f"after #{self.seq}: {what}"
+
+
+Fact = Call | Note  # a journal entry's
+Seen = Call | Note | Act  # what a certification rehearsal grades
 
 
 def read(record: Record) -> Fact:
@@ -188,6 +217,7 @@ def read(record: Record) -> Fact:
     answer: Fields = {}
     rows: tuple[Fields, ...] = ()
     entries: tuple[tuple[str, str], ...] = ()
+    answer_entries: tuple[tuple[str, str], ...] = ()
     sent = _payload(record.request)
     operation = record.operation
     if sent is not None:
@@ -198,6 +228,7 @@ def read(record: Record) -> Fact:
     got = _payload(record.answer)
     if got is not None:
         _flatten(got, "", answer, skip="invoiceRows")
+        answer_entries = _entries(got)
     invoice = (
         record.invoice
         or answer.get("return/invoiceReference")
@@ -218,6 +249,7 @@ def read(record: Record) -> Fact:
         answer=answer,
         rows=rows,
         entries=entries,
+        answer_entries=answer_entries,
     )
 
 

@@ -24,7 +24,7 @@ from decimal import Decimal
 from typing import Any
 
 from emulator.examiner import rules
-from emulator.examiner.facts import FINAL, Call, Fact, Note, decimal
+from emulator.examiner.facts import FINAL, Act, Call, Fact, Note, Seen, decimal
 
 INVOICE_LIMIT = 100_000
 VIOLATION_LIMIT = 10_000
@@ -35,20 +35,33 @@ class Evidence:
     """One journal entry a verdict rests on."""
 
     seq: int
-    what: str  # the operation, or "notification"
+    what: str  # the operation, or "notification"; for an act, what the customer did
     invoice: str | None
     at: datetime
+    act: bool = False  # the emulated customer's, after journal entry `seq`, not one itself
 
     @classmethod
-    def of(cls, fact: Fact) -> Evidence:
+    def of(cls, fact: Seen) -> Evidence:
+        if isinstance(fact, Act):
+            return cls(fact.seq, fact.describe().partition(": ")[2], fact.invoice, fact.at, True)
         if isinstance(fact, Note):
             return cls(fact.seq, "notification", fact.invoice, fact.at)
         return cls(fact.seq, fact.operation or "unreadable request", fact.invoice, fact.at)
 
     def to_json(self) -> dict[str, Any]:
+        if self.act:  # `seq` is the entry it came after
+            return {
+                "seq": self.seq,
+                "after": True,
+                "operation": "app",
+                "act": self.what,
+                "invoice": self.invoice,
+            }
         return {"seq": self.seq, "operation": self.what, "invoice": self.invoice}
 
     def __str__(self) -> str:
+        if self.act:
+            return f"after #{self.seq}: {self.what}"
         about = f" {self.invoice}" if self.invoice else ""
         return f"#{self.seq} {self.what}{about}"
 

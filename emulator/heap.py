@@ -27,15 +27,17 @@ that last step does nothing.
 
 Freed is not given back, though: CPython's small-object allocator returns a 1 MiB arena to
 the system only once nothing in it lives, and one object alive in an arena keeps the whole
-of it. Objects made while the store filled outlived the reset, one
-or a few per arena, and kept most of the store's memory (a soak of 8,000 invoices: 55
+of it. Objects made while the store filled or while the reset freed it outlived the reset,
+one or a few per arena, and kept most of the store's memory (a soak of 8,000 invoices: 55
 arenas after the reset against 20 at start, 30 MB of them empty pools):
 
 - the URL caches of the HTTP stack (yarl's, and the standard library's `urlsplit`), which
   keep the last few hundred request URLs parsed, and a control route's URL names an invoice
   (`/_emulator/invoices/{ref}/pay`): a release empties them first (`forget_caches`);
 - the thread `malloc_trim` runs in and the modules it imports, made on the first release:
-  the app's sweeper makes them at start instead, with a first trim (`emulator/app.py`).
+  the app's sweeper makes them at start instead, with a first trim (`emulator/app.py`);
+- the reset's new backend parts, made while the old store still stood: a reset lets go of
+  the old parts and the journals first (`SeqrBackend.reset`).
 """
 
 from __future__ import annotations

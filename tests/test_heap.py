@@ -171,3 +171,24 @@ def test_a_release_forgets_the_urls_the_http_stack_parsed():
     assert _url.encode_url.cache_info().currsize > 0
     assert heap.forget_caches() > 0
     assert _url.encode_url.cache_info().currsize == 0
+
+
+def test_a_reset_frees_the_old_store_before_it_makes_the_new_one(start_emulator):
+    """New parts made while the old store stood took places among its objects, and kept its
+    memory from the system once it was freed (`heap`)."""
+    import weakref
+
+    emulator = start_emulator()
+    backend = emulator.backend
+    post(emulator.soap_url, envelope(send_invoice_xml()))
+    old = weakref.ref(backend.store)
+    make = backend._make_store
+    alive_when_made: list[bool] = []
+
+    def store():  # type: ignore[no-untyped-def]
+        alive_when_made.append(old() is not None)
+        return make()
+
+    backend._make_store = store
+    backend.reset()
+    assert alive_when_made == [False]

@@ -240,6 +240,10 @@ def _deadline_sweeper(
 
     async def sweep() -> None:
         ticks = 0
+        if old_objects is not None:  # the trim's thread, and the modules it imports, made now:
+            # made by a reset's release, they were left among the store's freed memory and
+            # kept it from the system (`heap`)
+            await _trim(old_objects)
         while True:
             await asyncio.sleep(SWEEP_INTERVAL)
             try:
@@ -250,10 +254,7 @@ def _deadline_sweeper(
             if old_objects is None:
                 continue
             if old_objects.release():  # a reset since the last turn
-                try:
-                    await asyncio.to_thread(old_objects.trim)
-                except Exception:  # memory not given back is no reason to stop time
-                    log.exception("returning memory after a reset failed")
+                await _trim(old_objects)
             elif ticks % FREEZE_EVERY == 0:
                 old_objects.settle()
 
@@ -265,3 +266,10 @@ def _deadline_sweeper(
             await task
 
     return lifespan
+
+
+async def _trim(old_objects: OldObjects) -> None:
+    try:
+        await asyncio.to_thread(old_objects.trim)
+    except Exception:  # memory not given back is no reason to stop time
+        log.exception("returning memory to the system failed")

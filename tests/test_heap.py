@@ -90,6 +90,7 @@ class Acts:
             unfreeze=lambda: self.done.append("unfreeze"),
             collect=lambda: self.done.append("collect"),
             trim=trim,
+            forget=lambda: self.done.append("forget"),
         )
 
 
@@ -107,7 +108,7 @@ def test_a_release_after_a_reset_thaws_collects_and_freezes_again():
     old.dropped()
     old.dropped()  # two resets before the sweeper's turn: one release
     assert old.release() and not old.release()
-    assert acts.done == ["freeze", "unfreeze", "collect", "freeze"]
+    assert acts.done == ["freeze", "forget", "unfreeze", "collect", "freeze"]
 
 
 def test_a_keeper_that_never_froze_only_collects():
@@ -115,7 +116,7 @@ def test_a_keeper_that_never_froze_only_collects():
     old = acts.keeper()
     old.dropped()
     assert old.release()
-    assert acts.done == ["collect"]
+    assert acts.done == ["forget", "collect"]
 
 
 def test_the_reset_route_gives_memory_back_through_the_trim_hook():
@@ -128,14 +129,17 @@ def test_the_reset_route_gives_memory_back_through_the_trim_hook():
         return create_app(settings, heap=keeper)
 
     with EmulatorServer(Settings(port=0), app_factory=factory) as server:
+        assert acts.trimmed.wait(10), acts.done  # the trim at start: its thread made early
+        assert acts.done == ["trim"]
+        acts.trimmed.clear()
         post(server.soap_url, envelope(send_invoice_xml()))
         assert not acts.trimmed.is_set()
         request = urllib.request.Request(f"{server.url}/_emulator/reset", method="POST")
         with urllib.request.urlopen(request, timeout=10) as answer:
             assert json.load(answer) == {"reset": True}
         assert acts.trimmed.wait(10), acts.done
-    after = acts.done[acts.done.index("collect") :]  # frozen again only if it had frozen
-    assert after in (["collect", "trim"], ["collect", "freeze", "trim"]), acts.done
+    after = acts.done[acts.done.index("forget") :]  # frozen again only if it had frozen
+    assert after in (["forget", "collect", "trim"], ["forget", "collect", "freeze", "trim"])
 
 
 def test_malloc_trim_is_a_no_op_where_the_c_library_has_none(monkeypatch):
@@ -156,3 +160,35 @@ def test_a_reset_forgets_the_remembered_polls_and_the_shared_values(start_emulat
     emulator.backend.reset()
     assert len(endpoint._polls) == 0 and len(endpoint._seen_once) == 0
     assert not endpoint.codec._shared  # nor do the values shared by invoices it forgot
+
+
+def test_a_release_forgets_the_urls_the_http_stack_parsed():
+    """A control route's URL names an invoice; yarl keeps the last ones parsed, in objects
+    made while the store filled, which outlive a reset and keep its memory (`heap`)."""
+    from yarl import URL, _url
+
+    URL("http://127.0.0.1/_emulator/invoices/20260101000000001/pay")
+    assert _url.encode_url.cache_info().currsize > 0
+    assert heap.forget_caches() > 0
+    assert _url.encode_url.cache_info().currsize == 0
+
+
+def test_a_reset_frees_the_old_store_before_it_makes_the_new_one(start_emulator):
+    """New parts made while the old store stood took places among its objects, and kept its
+    memory from the system once it was freed (`heap`)."""
+    import weakref
+
+    emulator = start_emulator()
+    backend = emulator.backend
+    post(emulator.soap_url, envelope(send_invoice_xml()))
+    old = weakref.ref(backend.store)
+    make = backend._make_store
+    alive_when_made: list[bool] = []
+
+    def store():  # type: ignore[no-untyped-def]
+        alive_when_made.append(old() is not None)
+        return make()
+
+    backend._make_store = store
+    backend.reset()
+    assert alive_when_made == [False]

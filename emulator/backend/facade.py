@@ -147,12 +147,22 @@ class SeqrBackend:
     def reset(self) -> None:
         """Forget every invoice and terminal; keep the clock, the seed, listeners, catalogue."""
         with self.lock:
+            self._let_go()
             self.engine.reset()  # runs and control-API selections; the start default returns
             self.ids.reset()
             self.clocks.forget_all()
             self._build(self._make_store())  # a state file is emptied
             self.store.flush()  # and holds what a start puts there (configured terminals...)
         self.outbox.was_reset()
+
+    def _let_go(self) -> None:
+        """Drop the parts, their store and the journals before new ones are made. Made while
+        the old still stood, the new parts took free places among the old store's objects,
+        and a few objects alive in its memory kept the whole of it from the system once it was
+        freed (`emulator/heap.py`)."""
+        del self.scenarios, self.services, self.ledger, self.periods, self.principals
+        del self.deadlines, self.store
+        self.outbox.let_go()
 
     def reset_terminal(self, terminal_id: str) -> list[str]:
         """Forget one terminal's invoices, scenario, notification attempts and own clock, and

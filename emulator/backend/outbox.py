@@ -46,7 +46,7 @@ class Outbox:
         self.requests = Journal(requests_size, clocks.base)
         self.journal = NotificationJournal(journal_size, journal=self.requests)
         self._listeners: list[Listener] = []
-        self._reset_hooks: list[Callable[[], None]] = [self.journal.clear, self.requests.clear]
+        self._reset_hooks: list[Callable[[], None]] = []
 
     def subscribe(self, listener: Listener) -> None:
         self._listeners.append(listener)
@@ -64,6 +64,11 @@ class Outbox:
         event = Event(kind, invoice, at, code)
         for listener in self._listeners:
             listener(event)
+
+    def let_go(self) -> None:
+        """A reset's first act: the journals are emptied (the backend's lock is held)."""
+        self.journal.clear()
+        self.requests.clear()
 
     def was_reset(self) -> None:
         for hook in self._reset_hooks:

@@ -716,7 +716,8 @@ def main(argv: list[str] | None = None) -> int:
     with spawn(*BARE_APP) as ceiling_server:
         m = Measurements(ceiling_server, s, c)
         byte_compile()
-        starts = in_turns(cold_start(*EMULATOR), cold_start(*BARE_APP), 5)
+        turns = 2 if args.tiny else 5  # of the cold starts (and 3 of the restarts)
+        starts = in_turns(cold_start(*EMULATOR), cold_start(*BARE_APP), turns)
 
         with emulator() as server:
             pid = server.proc.pid
@@ -797,7 +798,7 @@ def main(argv: list[str] | None = None) -> int:
                 # Each turn is on, off, off, on (a quarter of the time each): a machine whose
                 # speed drifts through a turn moves both sides alike. A 10% goal is finer
                 # than this machine's drift between two measurements seconds apart.
-                for _ in range(rounds):
+                for _ in range(1 if args.tiny else rounds):
                     for kind, on_body, off_body in (
                         ("poll", payment_status(ref), payment_status(unjournaled)),
                         ("send", send_invoice(), send_invoice()),
@@ -839,7 +840,7 @@ def main(argv: list[str] | None = None) -> int:
                     assert stored(again) == held, "the restart holds every invoice"
                     return again.started_in
 
-            restarts = in_turns(restart, cold_start(*BARE_APP), 3)
+            restarts = in_turns(restart, cold_start(*BARE_APP), 1 if args.tiny else 3)
 
         # The notification after a payment, in turns with a bare aiohttp client's POST of
         # the same form to the same receiver.
@@ -853,7 +854,8 @@ def main(argv: list[str] | None = None) -> int:
             flows = asyncio.run(mixed(server, receiver, s, min(c, 8)))
 
         # 1,000 attempts in flight take a descriptor each, on both sides of the loopback
-        hanging = min(HANGING, (enough_descriptors(3 * HANGING) - 200) // 2)
+        most = 100 if args.tiny else HANGING
+        hanging = min(most, (enough_descriptors(3 * most) - 200) // 2)
         stalled = isolation(receiver, hanging, 50 if args.tiny else 1000)
 
     # The pytest plugin's cost to a merchant's suite, in fresh pytest processes (bench/plugin.py)
@@ -904,7 +906,8 @@ def main(argv: list[str] | None = None) -> int:
         "requests/CPU-s counts the server process's own CPU time (user and system, /proc)"
     )
     print(
-        f"- cold start to `listening`, in 5 turns with the bare aiohttp app (bench/ceiling.py, "
+        f"- cold start to `listening`, in {turns} turns with the bare aiohttp app "
+        "(bench/ceiling.py, "
         f"spawned alike): {start_ms:.0f} ms against {bare_start_ms:.0f} ms (medians); median of "
         f"the turns' ratios {starts.ratio:.2f}x (the package byte-compiled, as pip installs it)"
     )
@@ -926,7 +929,8 @@ def main(argv: list[str] | None = None) -> int:
         f"the rounds' ratios {kept_ratio:.0%}"
     )
     print(
-        f"- restart holding {held:,} invoices (--state) to `listening`, in 3 turns with the "
+        f"- restart holding {held:,} invoices (--state) to `listening`, in "
+        f"{len(restarts.first)} turns with the "
         f"bare aiohttp app's start: {restart_ms:.0f} ms against "
         f"{statistics.median(restarts.second) * 1000:.0f} ms (medians); median of the turns' "
         f"ratios {restarts.ratio:.1f}x"
@@ -953,7 +957,8 @@ def main(argv: list[str] | None = None) -> int:
         f"({len(stalled.beside)} and {len(stalled.alone)} payments)"
     )
     print(
-        f"- the journal on vs off, in {rounds} turns each, median of the turns' ratios: "
+        f"- the journal on vs off, in {len(journal_ratios['poll'])} turns of on, off, off, on, "
+        "median of the turns' ratios: "
         f"getPaymentStatus {journal_cost['poll']:.0%}, sendInvoice {journal_cost['send']:.0%}"
     )
     journal_graded = journal_cost

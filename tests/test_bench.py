@@ -24,7 +24,7 @@ ROWS = [
     "control pay",
     "stored |",
     "| operation | requests/s | requests/CPU-s |",
-    "cold start to `listening`, in 5 turns with the bare aiohttp app",
+    "turns with the bare aiohttp app (bench/ceiling.py, spawned alike)",
     "notification after payment",
     "a bare aiohttp client's POST",
     "memory with",

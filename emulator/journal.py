@@ -300,6 +300,11 @@ class Journal:
             if self._bytes > self.byte_limit:
                 self._shed()
 
+    def _snapshot(self) -> list[_Entry]:
+        """The entries held, copied in one step (calls may be recorded meanwhile, from any
+        thread), the repeats expanded: what every reader reads."""
+        return list(map(_expand, list(self._entries)))
+
     def repeat(self, at: float, took: float, shared: RepeatFacts) -> None:
         """A call that repeats one before it, down to its bytes: only its time and duration
         are its own, the rest is `shared` (`repeat_facts`), one tuple for every repeat.
@@ -344,7 +349,7 @@ class Journal:
         """Forget one terminal's entries: its calls, and the attempts for its invoices (the
         terminal was reset). The numbering goes on, so a reader's cursor stays valid."""
         gone = set(references)
-        entries = list(map(_expand, list(self._entries)))
+        entries = self._snapshot()
         kept = [
             e
             for e in entries
@@ -379,8 +384,7 @@ class Journal:
     ) -> list[Record]:
         """Every entry held with a seq above `after`, oldest first; without the bytes (empty,
         their sizes kept) unless `bodies`."""
-        # one step, a snapshot even while calls are recorded; then the repeats expanded
-        entries = list(map(_expand, list(self._entries)))
+        entries = self._snapshot()
         owners = _owners(entries, terminal_of)
         return [self._record(e, owners, bodies) for e in entries if e[0] > after]
 
@@ -390,7 +394,7 @@ class Journal:
         A notification has no terminal of its own: it belongs to the terminal that the
         journal's calls about its invoice came from, else to the one `terminal_of` names.
         """
-        entries = list(map(_expand, list(self._entries)))
+        entries = self._snapshot()
         total = max(entries[-1][0] if entries else 0, self._top)
         held = len(entries)
         dropped = total - held - self._forgotten

@@ -192,6 +192,9 @@ class SoapEndpoint:
             if step is None and answer is not None and read is not None:  # most calls
                 call = read[3]
                 terminal = call.principal
+                own = self._own_clocks  # empty unless a terminal moved its own time
+                if own and terminal and terminal in own:
+                    at += own[terminal].own
                 if read[0] == "getPaymentStatus":
                     kept = self._repeats.get(body)
                     if (
@@ -200,12 +203,7 @@ class SoapEndpoint:
                         and kept[1] is answer
                         and kept[2] == info.path
                     ):
-                        own = self._own_clocks  # empty unless a terminal moved its own time
-                        journal.repeat(
-                            at + own[terminal].own if own and terminal and terminal in own else at,
-                            (perf_counter() - started) * 1000,
-                            kept[3],
-                        )
+                        journal.repeat(at, (perf_counter() - started) * 1000, kept[3])
                         return reply
                 out, result = answer
                 invoice, ers = call.reference, call.ers_reference
@@ -214,9 +212,8 @@ class SoapEndpoint:
                 elif invoice is None and ers:
                     invoice = self.backend.invoice_of_payment(ers)
                 size = len(out)
-                own = self._own_clocks  # empty unless a terminal moved its own time
                 facts = (
-                    at + own[terminal].own if own and terminal and terminal in own else at,
+                    at,
                     info.path,
                     read[0],
                     terminal,

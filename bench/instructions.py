@@ -33,12 +33,6 @@ KINDS = ("poll", "fresh", "paid", "send", "send-big", "refund", "pay")
 BIG = 100_000  # invoices stored before `send-big`
 
 
-def _ref(body: bytes, name: str) -> str:
-    found = re.search(rf"<{name}>([^<]*)</{name}>".encode(), body)
-    assert found, body[:400]
-    return found.group(1).decode()
-
-
 def loop(kind: str, calls: int, prepared: int, journal: int | None = None) -> None:
     """Build the emulator and `prepared` request bodies, then make `calls` of them; with
     `journal` the journal's size (0: off; a size below the warm-up's 50 calls: full, so every
@@ -54,7 +48,7 @@ def loop(kind: str, calls: int, prepared: int, journal: int | None = None) -> No
     app = create_app(settings, freeze_heap=True)
     endpoint, backend = app[SOAP], app[BACKEND]
     handle = endpoint.handle
-    issued = _ref(handle(run.send_invoice()).body, "invoiceReference")
+    issued = run.field(handle(run.send_invoice()).body, "invoiceReference")
     bodies: list[bytes]
     if kind == "poll":
         bodies = [run.payment_status(issued)] * prepared
@@ -70,12 +64,13 @@ def loop(kind: str, calls: int, prepared: int, journal: int | None = None) -> No
                 handle(run.send_invoice())
         bodies = [run.send_invoice()] * prepared
     elif kind == "refund":
-        big = _ref(handle(run.send_invoice("1000000000.00")).body, "invoiceReference")
+        big = run.field(handle(run.send_invoice("1000000000.00")).body, "invoiceReference")
         backend.pay(big)
-        ers = _ref(handle(run.payment_status(big)).body, "ersReference")
+        ers = run.field(handle(run.payment_status(big)).body, "ersReference")
         bodies = [run.refund(ers)] * prepared
     elif kind == "pay":  # the control API's verb, for comparison: no SOAP at all
-        refs = [_ref(handle(run.send_invoice()).body, "invoiceReference") for _ in range(prepared)]
+        sent = [handle(run.send_invoice()).body for _ in range(prepared)]
+        refs = [run.field(body, "invoiceReference") for body in sent]
         for ref in refs[:calls]:
             backend.pay(ref)
         return

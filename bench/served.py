@@ -19,7 +19,6 @@ callgrind does not count.
 from __future__ import annotations
 
 import argparse
-import http.client
 import re
 import socket
 import subprocess
@@ -44,13 +43,6 @@ class Served:
     port: int
     pid: int
     out: Path
-
-    def post(self, conn: http.client.HTTPConnection, path: str, body: bytes) -> bytes:
-        conn.request("POST", path, body, {"Content-Type": "text/xml; charset=utf-8"})
-        answer = conn.getresponse()
-        data = answer.read()
-        assert answer.status == 200, data[:300]
-        return data
 
     def count(self, path: str, bodies: Bodies, requests: int, warm: int) -> float:
         """Instructions per request, over `requests` after `warm`, kept CONNECTIONS in flight:
@@ -126,44 +118,30 @@ def served(*args: str) -> Iterator[Served]:
                 proc.stdout.close()
 
 
-def _field(answer: bytes, name: str) -> str:
-    found = re.search(rf"<{name}>([^<]*)</{name}>".encode(), answer)
-    assert found, answer[:300]
-    return found.group(1).decode()
-
-
 def emulator_rows(server: Served, requests: int, warm: int) -> dict[str, float]:
     """The rows of `bench/run.py` that one emulator can give, by the same request bodies."""
-    path = run.SOAP_PATH
-    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=600)
-    issued = _field(server.post(conn, path, run.send_invoice()), "invoiceReference")
-    paid = _field(server.post(conn, path, run.send_invoice("1000000000.00")), "invoiceReference")
-    conn.request("POST", f"/_emulator/invoices/{paid}/pay")
-    conn.getresponse().read()
-    ers = _field(server.post(conn, path, run.payment_status(paid)), "ersReference")
-    conn.close()
+    url = f"http://127.0.0.1:{server.port}"
+    soap = url + run.SOAP_PATH
+    issued = run.field(run.http("POST", soap, run.send_invoice()), "invoiceReference")
+    paid = run.field(run.http("POST", soap, run.send_invoice("1000000000.00")), "invoiceReference")
+    run.http("POST", f"{url}/_emulator/invoices/{paid}/pay")
+    ers = run.field(run.http("POST", soap, run.payment_status(paid)), "ersReference")
     fresh = run.payment_status(issued, client_id=run.VARY)
-    rows = {
-        "getPaymentStatus (ISSUED)": (run.payment_status(issued),),
-        "getPaymentStatus (ISSUED), every poll new bytes": None,
-        "getPaymentStatus (PAID, receipt)": (run.payment_status(paid),),
-        "sendInvoice": (run.send_invoice(),),
-        "refundPayment": (run.refund(ers),),
+
+    def same(body: bytes) -> Bodies:
+        return lambda i: body
+
+    rows: dict[str, Bodies] = {
+        "getPaymentStatus (ISSUED)": same(run.payment_status(issued)),
+        "getPaymentStatus (ISSUED), every poll new bytes": (
+            lambda i: fresh.replace(run.VARY.encode(), b"%d" % i)
+        ),
+        "getPaymentStatus (PAID, receipt)": same(run.payment_status(paid)),
+        "sendInvoice": same(run.send_invoice()),
+        "refundPayment": same(run.refund(ers)),
     }
-    counted: dict[str, float] = {}
-    for name, fixed in rows.items():
-        if fixed is None:
-
-            def bodies(i: int) -> bytes:
-                return fresh.replace(run.VARY.encode(), b"%d" % i)
-        else:
-            (body,) = fixed
-
-            def bodies(i: int, body: bytes = body) -> bytes:
-                return body
-
-        counted[name] = server.count(path, bodies, requests, warm)
-    return counted
+    path = run.SOAP_PATH
+    return {name: server.count(path, bodies, requests, warm) for name, bodies in rows.items()}
 
 
 @dataclass

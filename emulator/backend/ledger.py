@@ -101,6 +101,7 @@ class Ledger:
     def issue(self, terminal: Terminal, data: InvoiceData) -> Invoice:
         now, stamp = self._now_of(terminal.id)
         made = rules.issue(self.ids.invoice_reference(stamp), terminal.id, data, now)
+        self.store.shared.data(data)
         if terminal.cash_register:
             self.supersede_open(terminal)
             terminal.open_invoice = made.reference
@@ -118,6 +119,7 @@ class Ledger:
 
     def update(self, found: Invoice, data: InvoiceData) -> None:
         rules.update(found, data, self.now(found))
+        self.store.shared.data(data)
         self.store.changed(found)
         self.outbox.emit("updated", found)
 

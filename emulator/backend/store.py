@@ -20,13 +20,100 @@ was answered is a write that was made. Standard library only.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from decimal import Decimal
 
 from emulator.backend.restart import Due, pending
 from emulator.clock import IdFactory
 from emulator.domain import reports
 from emulator.domain import services as ext
-from emulator.domain.model import Invoice, Reseller, Terminal
+from emulator.domain.model import Amount, Invoice, InvoiceData, InvoiceRow, Reseller, Terminal
 from emulator.scenario.model import Scenario
+
+SHARED_LIMIT = 4096
+"""Distinct amounts, and distinct rows, `Shared` keeps at most before it starts afresh."""
+
+
+class Shared:
+    """One object for equal amounts and equal invoice rows, across the stored invoices.
+
+    A CI fleet sends the same few rows and totals again and again, and a one-row invoice's
+    row total is its total. Equal is what the merchant sent, as sent: a table is looked up by
+    value and what it finds is taken only when its decimals are the very objects sent (the
+    SOAP codec reads an equal text once into one object), so `2.0` never becomes `2`. Amounts
+    are frozen; a row is never changed in place (updateInvoice replaces the whole of `data`),
+    so sharing one is unseen. Bounded: past `SHARED_LIMIT` entries a table starts afresh, and
+    what it shared stays shared.
+
+    Worth: 903 bytes a stored invoice against 1,117 (`bench/run.py`'s measurement, 100,000
+    invoices; tracemalloc: 664 bytes of objects against 864, two amounts and a row fewer),
+    for 4k instructions of a sendInvoice, which the plain defaults of `Invoice` and the
+    leaner `add_invoice` pay back: 451.4k against 451.0k (`bench/instructions.py send`).
+    """
+
+    __slots__ = ("_amounts", "_rows")
+
+    def __init__(self) -> None:
+        self._amounts: dict[tuple[Decimal, str], Amount] = {}
+        self._rows: dict[tuple[object, ...], InvoiceRow] = {}
+
+    def amount(self, amount: Amount) -> Amount:
+        amounts = self._amounts
+        value = amount.value
+        key = (value, amount.currency)
+        found = amounts.get(key)
+        if found is None:
+            if len(amounts) >= SHARED_LIMIT:
+                amounts.clear()
+            amounts[key] = amount
+        elif found.value is value:
+            return found
+        return amount
+
+    def data(self, data: InvoiceData) -> None:
+        """The invoice's amounts and rows made the ones already kept where equal. Written
+        out for a row with a total and no other amount: this runs in every sendInvoice."""
+        amount = self.amount
+        total = data.total
+        if total is not None:
+            data.total = amount(total)
+        rows = data.rows
+        if not rows:
+            return
+        kept = self._rows
+        for i, row in enumerate(rows):
+            total = row.total
+            if total is None or row.discount is not None or row.unit_price is not None:
+                self._amounts_of(row)
+                continue
+            total = row.total = amount(total)
+            quantity, tax_rate = row.quantity, row.tax_rate
+            key = (
+                row.description,
+                row.ean,
+                row.sku,
+                row.unit,
+                quantity,
+                tax_rate,
+                total.value,
+                total.currency,
+            )
+            same = kept.get(key)
+            if same is None:
+                if len(kept) >= SHARED_LIMIT:
+                    kept.clear()
+                kept[key] = row
+            elif same.total is total and same.quantity is quantity and same.tax_rate is tax_rate:
+                rows[i] = same
+
+    def _amounts_of(self, row: InvoiceRow) -> None:
+        """A row with a discount or a unit price: its amounts shared, the row its own."""
+        amount = self.amount
+        if row.discount is not None:
+            row.discount = amount(row.discount)
+        if row.total is not None:
+            row.total = amount(row.total)
+        if row.unit_price is not None:
+            row.unit_price = amount(row.unit_price)
 
 
 class Store:
@@ -47,6 +134,7 @@ class Store:
         self.terminal_scenarios: dict[str, Scenario] = {}
         # terminals imported without their password: the first call's password becomes theirs
         self.unclaimed: set[str] = set()
+        self.shared = Shared()  # the amounts and rows of the invoices, one for equal ones
 
     # --- invoices and payments -------------------------------------------------------------
 
@@ -54,9 +142,16 @@ class Store:
         return self.invoices.get(reference)
 
     def add_invoice(self, invoice: Invoice) -> None:
-        self.invoices[invoice.reference] = invoice
-        self.by_terminal.setdefault(invoice.terminal_id, []).append(invoice.reference)
-        self.changed(invoice)
+        reference = invoice.reference
+        self.invoices[reference] = invoice
+        mine = self.by_terminal.get(invoice.terminal_id)
+        if mine is None:
+            self.by_terminal[invoice.terminal_id] = [reference]
+        else:
+            mine.append(reference)
+        # as `changed()`, without the call, and no empty list made for `setdefault`: an
+        # Invoice made and stored 11.75k instructions against 12.2k (callgrind)
+        invoice.changes += 1
 
     def drop_invoices_of(self, terminal_id: str) -> list[str]:
         """Forget the terminal's invoices and their payments; the references forgotten."""

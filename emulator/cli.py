@@ -87,7 +87,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ValueError as exc:  # a ConfigError names the file and the key
         print(f"seqr-emulator: {exc}", file=sys.stderr)
         return 2
-    from emulator.backend import StateError
     from emulator.server import serve_forever
 
     def announce(line: str) -> None:
@@ -101,7 +100,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except OSError as exc:
         print(f"seqr-emulator: cannot serve: {exc}", file=sys.stderr)
         return 1
-    except StateError as exc:
+    except Exception as exc:
+        # a StateError, if its module was loaded: only a state file loads it (`backend`)
+        lasting = sys.modules.get("emulator.backend.lasting")
+        if lasting is None or not isinstance(exc, lasting.StateError):
+            raise
         print(f"seqr-emulator: cannot use the state file: {exc}", file=sys.stderr)
         return 1
     return 0

@@ -29,6 +29,7 @@ LATER = (
     "emulator.soap.types", "emulator.soap.operations", "emulator.soap.wsdl",
     "emulator.examiner.certify", "emulator.examiner.reports", "emulator.examiner.monitor",
     "emulator.examiner.rules", "emulator.verification",
+    "emulator.backend.lasting", "emulator.backend.dump", "sqlite3", "ctypes",
 )
 
 def held():
@@ -85,4 +86,4 @@ def test_the_certify_commands_profile_names_are_the_graders():
     from emulator.certify_cli import PROFILE_NAMES
     from emulator.examiner.certify import PROFILES
 
-    assert PROFILE_NAMES == tuple(sorted(PROFILES))
+    assert tuple(sorted(PROFILES)) == PROFILE_NAMES

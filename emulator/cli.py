@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -68,6 +69,8 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.command != "serve":  # off while `python -m emulator` started (`__main__`); `serve`
+        gc.enable()  # turns it on once it listens (`server.serve_forever`)
     if args.command == "wsdl":
         from emulator.soap.wsdl import write_published
 

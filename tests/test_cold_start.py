@@ -10,9 +10,11 @@ the journal) are imported when first asked for.
 
 from __future__ import annotations
 
+import gc
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 from emulator.soap import codec, derive, shapes
 from tests.wire import envelope, send_invoice_xml
@@ -87,3 +89,64 @@ def test_the_certify_commands_profile_names_are_the_graders():
     from emulator.examiner.certify import PROFILES
 
     assert tuple(sorted(PROFILES)) == PROFILE_NAMES
+
+
+# `python -m emulator` starts with the collector off (`emulator/__main__.py`): `serve` turns it
+# on once it listens, having frozen what the start made; the process says what it saw then.
+SERVE_WITHOUT_COLLECTOR = """
+import asyncio, gc, json
+from emulator.server import serve_forever
+from emulator.settings import Settings
+
+gc.disable()
+seen = {}
+
+async def main():
+    listening = asyncio.Event()
+
+    def announce(line):
+        seen["before"] = gc.isenabled()
+        listening.set()
+
+    task = asyncio.create_task(serve_forever(Settings(port=0, ack_window=0), announce))
+    await listening.wait()
+    await asyncio.sleep(0)
+    seen["after"], seen["frozen"] = gc.isenabled(), gc.get_freeze_count()
+    task.cancel()
+    try:
+        await task
+    except asyncio.CancelledError:
+        pass
+
+asyncio.run(main())
+print(json.dumps(seen))
+"""
+
+
+def test_serve_turns_the_collector_on_once_it_listens_with_the_start_frozen():
+    out = subprocess.run(
+        [sys.executable, "-c", SERVE_WITHOUT_COLLECTOR],
+        capture_output=True,
+        check=True,
+        timeout=60,
+    )
+    seen = json.loads(out.stdout)
+    assert seen["before"] is False and seen["after"] is True
+    assert seen["frozen"] > 10_000  # the modules, classes and functions of the start
+
+
+def test_every_other_command_runs_with_the_collector_on(capsys):
+    from emulator.cli import main
+
+    gc.disable()
+    try:
+        assert main(["scenarios"]) == 0
+        assert gc.isenabled()
+    finally:
+        gc.enable()
+    assert "pay-after-polls" in capsys.readouterr().out
+
+
+def test_python_m_emulator_starts_with_the_collector_off():
+    source = (Path(__file__).parents[1] / "emulator" / "__main__.py").read_text()
+    assert source.index("gc.disable()") < source.index("from emulator.cli import main")

@@ -44,12 +44,12 @@ from emulator.control import BadRequest, add_json_routes
 from emulator.domain import seqr_urls
 from emulator.domain.model import CustomerToken, Invoice, InvoiceStatus
 from emulator.examiner.coverage import Coverage, Report
-from emulator.examiner.facts import Act, Fact, read_all
 
 if TYPE_CHECKING:  # the graders are imported by the first rehearsal (see `Rehearsal`), the
     # monitor and its rules by the first reading of the journal (see `LiveExaminer.monitor`)
     from emulator.examiner import rules
     from emulator.examiner.certify import Profile, Result
+    from emulator.examiner.facts import Act, Fact
     from emulator.examiner.monitor import Monitor, Violation
 
 log = logging.getLogger(__name__)
@@ -141,6 +141,8 @@ class Rehearsal:
         found = event.invoice
         if event.kind not in ("scanned", "pending", "paid"):
             return
+        from emulator.examiner.facts import Act
+
         who = found.customer
         session = self.backend.session_of(found.reference) if event.kind == "paid" else None
         self.acts.append(
@@ -209,6 +211,8 @@ class LiveExaminer:
         records = self.backend.journal_records(after)
         if not records:
             return
+        from emulator.examiner.facts import read_all  # with the monitor: see `monitor`
+
         facts = read_all(records)
         with self._lock:
             if generation != self._generation:  # a reset came between: those were the old

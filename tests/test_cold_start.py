@@ -30,7 +30,7 @@ from emulator.settings import Settings
 LATER = (
     "emulator.soap.types", "emulator.soap.operations", "emulator.soap.wsdl",
     "emulator.examiner.certify", "emulator.examiner.reports", "emulator.examiner.monitor",
-    "emulator.examiner.rules", "emulator.verification",
+    "emulator.examiner.rules", "emulator.examiner.facts", "emulator.verification",
     "emulator.backend.lasting", "emulator.backend.dump", "sqlite3", "ctypes",
 )
 

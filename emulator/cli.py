@@ -69,8 +69,18 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    if args.command != "serve":  # off while `python -m emulator` started (`__main__`); `serve`
-        gc.enable()  # turns it on once it listens (`server.serve_forever`)
+    if args.command == "serve":
+        # The collector stays off for the rest of the start (`__main__`), and is turned off for
+        # it when this module was loaded with it on (the `seqr-emulator` script): the server
+        # turns it on once it listens (`server.serve_forever`).
+        collecting = gc.isenabled()
+        gc.disable()
+        try:
+            return serve(args)
+        finally:
+            if collecting:
+                gc.enable()
+    gc.enable()  # off while `python -m emulator` loaded this module (`__main__`)
     if args.command == "wsdl":
         from emulator.soap.wsdl import write_published
 
@@ -85,6 +95,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return remote.run(args)
     if args.command in ("export", "import"):
         return move_state(args)
+    raise AssertionError(args.command)  # argparse knows no other
+
+
+def serve(args: argparse.Namespace) -> int:
+    """`serve`: until SIGINT or SIGTERM; 2 for a setting or scenario it cannot use."""
     try:
         settings = settings_from(args)
     except ValueError as exc:  # a ConfigError names the file and the key

@@ -150,3 +150,12 @@ def test_every_other_command_runs_with_the_collector_on(capsys):
 def test_python_m_emulator_starts_with_the_collector_off():
     source = (Path(__file__).parents[1] / "emulator" / "__main__.py").read_text()
     assert source.index("gc.disable()") < source.index("from emulator.cli import main")
+
+
+def test_a_serve_that_cannot_start_leaves_the_collector_as_it_found_it(capsys):
+    from emulator.cli import main
+
+    assert gc.isenabled()
+    assert main(["serve", "--port", "99999"]) == 2
+    assert gc.isenabled()
+    assert "--port" in capsys.readouterr().err

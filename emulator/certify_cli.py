@@ -19,16 +19,20 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from emulator.examiner.certify import PROFILES
-from emulator.examiner.facts import Call
-from emulator.examiner.reports import Outcome, drift, to_html, to_json, to_junit
-from emulator.examiner_api import EXAMINER, Rehearsal
-from emulator.server import EmulatorServer
 from emulator.settings import Settings, parse_setting
 
+if TYPE_CHECKING:
+    from emulator.examiner.reports import Outcome
+    from emulator.examiner_api import Rehearsal
+
 STEP_POLL_SECONDS = 0.5  # how often the interactive form looks for the next step
+# `--profile`'s choices: the names of `emulator.examiner.certify.PROFILES` (a test holds them
+# equal). Named here, the graders and reports are imported by a rehearsal only, not by the
+# parser every command builds: `seqr-emulator serve` to `listening` took 38M
+# instructions fewer, 1,589M against 1,551M (callgrind).
+PROFILE_NAMES = ("app", "pos", "service", "webshop")
 
 
 def add_command(commands: Any) -> None:
@@ -37,7 +41,7 @@ def add_command(commands: Any) -> None:
         help="rehearse SEQR's certification: grade a webshop, till, app or service",
         description="Rehearse SEQR's certification procedure and grade every test.",
     )
-    certify.add_argument("--profile", choices=sorted(PROFILES), required=True)
+    certify.add_argument("--profile", choices=PROFILE_NAMES, required=True)
     certify.add_argument("--report-dir", type=Path, default=Path("seqr-certification"))
     certify.add_argument("--port", metavar="PORT", help="as for serve (default 8090)")
     certify.add_argument("--seed", metavar="N", help="as for serve: the same references")
@@ -56,6 +60,12 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 
 def run(args: argparse.Namespace) -> int:
+    from emulator.examiner.certify import PROFILES
+    from emulator.examiner.facts import Call
+    from emulator.examiner.reports import Outcome, drift
+    from emulator.examiner_api import EXAMINER
+    from emulator.server import EmulatorServer
+
     profile = PROFILES[args.profile]
     command = args.merchant[1:] if args.merchant[:1] == ["--"] else list(args.merchant)
     try:
@@ -117,6 +127,8 @@ def _walk(live: Any, rehearsal: Rehearsal) -> None:
 
 
 def _write(outcome: Outcome, folder: Path, drifted: dict[str, list[str]] | None) -> None:
+    from emulator.examiner.reports import to_html, to_json, to_junit
+
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "certification.json").write_text(to_json(outcome, drifted))
     (folder / "certification.xml").write_text(to_junit(outcome))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -68,6 +69,18 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.command == "serve":
+        # The collector stays off for the rest of the start (`__main__`), and is turned off for
+        # it when this module was loaded with it on (the `seqr-emulator` script): the server
+        # turns it on once it listens (`server.serve_forever`).
+        collecting = gc.isenabled()
+        gc.disable()
+        try:
+            return serve(args)
+        finally:
+            if collecting:
+                gc.enable()
+    gc.enable()  # off while `python -m emulator` loaded this module (`__main__`)
     if args.command == "wsdl":
         from emulator.soap.wsdl import write_published
 
@@ -82,12 +95,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         return remote.run(args)
     if args.command in ("export", "import"):
         return move_state(args)
+    raise AssertionError(args.command)  # argparse knows no other
+
+
+def serve(args: argparse.Namespace) -> int:
+    """`serve`: until SIGINT or SIGTERM; 2 for a setting or scenario it cannot use."""
     try:
         settings = settings_from(args)
     except ValueError as exc:  # a ConfigError names the file and the key
         print(f"seqr-emulator: {exc}", file=sys.stderr)
         return 2
-    from emulator.backend import StateError
     from emulator.server import serve_forever
 
     def announce(line: str) -> None:
@@ -101,7 +118,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except OSError as exc:
         print(f"seqr-emulator: cannot serve: {exc}", file=sys.stderr)
         return 1
-    except StateError as exc:
+    except Exception as exc:
+        # a StateError, if its module was loaded: only a state file loads it (`backend`)
+        lasting = sys.modules.get("emulator.backend.lasting")
+        if lasting is None or not isinstance(exc, lasting.StateError):
+            raise
         print(f"seqr-emulator: cannot use the state file: {exc}", file=sys.stderr)
         return 1
     return 0

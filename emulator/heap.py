@@ -42,7 +42,6 @@ arenas after the reset against 20 at start, 30 MB of them empty pools):
 
 from __future__ import annotations
 
-import ctypes
 import gc
 import sys
 from collections.abc import Callable
@@ -56,6 +55,8 @@ def malloc_trim() -> bool:
     some was returned, False when none was or the C library has no such call."""
     global _malloc_trim
     if _malloc_trim is _NOT_LOOKED_UP:
+        import ctypes  # here, in the trim's thread, not by a start (`app._deadline_sweeper`)
+
         try:  # the name glibc has had since 2.3 on every Linux; nothing is searched for
             _malloc_trim = ctypes.CDLL("libc.so.6").malloc_trim
         except (OSError, AttributeError):

@@ -9,6 +9,7 @@ walks (`create_app(freeze_heap=True)`): that reaches every object of the process
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import signal
 import sys
@@ -78,6 +79,11 @@ async def serve_forever(settings: Settings, announce: Callable[[str], None] = pr
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     announce(f"listening on {url_for(settings.host, port)}")
+    if not gc.isenabled():  # off while the process started (`emulator/__main__.py`): what the
+        # start made lives as long as the process, so it is frozen out of the collector's
+        # walks, as the store is (`heap`), garbage of the start too, before the collector is on
+        gc.freeze()
+        gc.enable()
     try:
         await stop.wait()
     finally:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from emulator.backend import SeqrBackend, dump
+from emulator.backend import SeqrBackend
 from emulator.control import BadRequest, add_json_routes
 
 _YES, _NO = ("1", "true", "yes"), ("", "0", "false", "no")
@@ -19,6 +19,8 @@ async def get_state(backend: SeqrBackend, request: web.Request) -> web.Response:
     raw = request.query.get("passwords", "").strip().lower()
     if raw not in (*_YES, *_NO):
         raise BadRequest("passwords must be true or false")
+    from emulator.backend import dump  # with the lasting state's records: see `backend`
+
     text = dump.dumps(dump.export(backend, passwords=raw in _YES))
     return web.Response(text=text, content_type="application/json")
 

@@ -14,14 +14,16 @@ safe beside the calls it records, and a whole full journal takes a few hundred m
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
 from emulator.backend import SeqrBackend
 from emulator.control import BadRequest, add_json_routes, read_json
 from emulator.journal import Query, Record
-from emulator.verification import BadExpectation, Seen, StepResult, steps_from_json, verify
+
+if TYPE_CHECKING:  # imported by the first verification asked for (see `verify_journal`)
+    from emulator.verification import Seen, StepResult
 
 _FIELDS = frozenset(("steps", "invoice", "terminal"))
 
@@ -60,6 +62,9 @@ def _entries(backend: SeqrBackend, terminal: str | None) -> list[Record]:
 
 
 async def verify_journal(backend: SeqrBackend, request: web.Request) -> web.Response:
+    # here, not at the top: a served emulator needs it only when asked (`client._verification`)
+    from emulator.verification import BadExpectation, steps_from_json, verify
+
     body = await read_json(request)
     unknown = set(body) - _FIELDS
     if unknown:

@@ -45,7 +45,7 @@ from emulator.soap.mapping import (
     payment_status_out,
     polled,
 )
-from emulator.soap.types import NAMESPACE
+from emulator.soap.shapes import NAMESPACE  # not `types`: that is spyne, not needed to serve
 
 log = logging.getLogger(__name__)
 

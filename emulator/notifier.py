@@ -37,6 +37,7 @@ import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import NamedTuple
 
 import aiohttp
 from aiohttp import web
@@ -61,6 +62,7 @@ MAX_ANSWER_BYTES = 64 * 1024  # of a receiver's answer, read; a longer one is cu
 # notification: there is no second attempt). Idle connections are then at most
 # `notification_per_receiver` for each receiver answered in the last KEEP_ALIVE seconds.
 KEEP_ALIVE = 2.0
+ROUTES = 1024  # notificationUrls whose route is kept (`Notifier.route`)
 BACKLOG = 10_000  # deliveries under way at once; one more fails at once (bounds the memory)
 
 
@@ -126,6 +128,8 @@ class Lanes:
     def __init__(self, per_receiver: int, overall: int) -> None:
         self.per_receiver = per_receiver
         self.overall = overall
+        self._for_lane = f"its receiver's {per_receiver} connections"  # what a wait is for
+        self._for_overall = f"one of the {overall} notification connections"
         self._overall = asyncio.Semaphore(overall)
         self._lanes: dict[Receiver, _Lane] = {}
         self.in_flight = 0
@@ -140,9 +144,9 @@ class Lanes:
             lane = self._lanes[receiver] = _Lane(self.per_receiver)
         lane.users += 1
         try:
-            waiting.append(f"its receiver's {self.per_receiver} connections")
+            waiting.append(self._for_lane)
             async with lane.slots:
-                waiting[-1] = f"one of the {self.overall} notification connections"
+                waiting[-1] = self._for_overall
                 async with self._overall:
                     waiting.clear()
                     self.in_flight += 1
@@ -166,17 +170,34 @@ def receiver_of(url: URL) -> Receiver:
     return (url.scheme, url.host or "", url.port)
 
 
-def lean_request(url: URL, form: tuple[tuple[str, str], ...]) -> bytes | None:
-    """The request `http_poster` writes for a plain-http URL without credentials, else None
-    (aiohttp's client sends it: TLS, a user in the URL, a URL it may refuse)."""
+class Route(NamedTuple):
+    """How a notificationUrl is posted to, worked out once per URL (`Notifier.route`)."""
+
+    url: URL
+    receiver: Receiver
+    key: http_poster.Key | None  # where `http_poster` connects; None: aiohttp's client posts
+    head: str  # http_poster's request up to its Content-Length
+
+
+def route_of(url: URL) -> Route:
+    """`http_poster` posts to a plain-http URL without credentials; aiohttp's client to any
+    other (TLS, a user in the URL, a URL it may refuse)."""
+    receiver = receiver_of(url)
     host = url.raw_host
     if url.scheme != "http" or not host or url.raw_user is not None or url.port is None:
-        return None
+        return Route(url, receiver, None, "")
+    key = (host, url.port)
     if ":" in host:
         host = f"[{host}]"
     if not url.is_default_port():
         host = f"{host}:{url.port}"
-    return http_poster.request(url.raw_path_qs or "/", host, form, USER_AGENT)
+    return Route(url, receiver, key, http_poster.head(url.raw_path_qs or "/", host, USER_AGENT))
+
+
+def lean_request(url: URL, form: tuple[tuple[str, str], ...]) -> bytes | None:
+    """The bytes `http_poster` writes for `form` to `url`, or None when it does not post there."""
+    route = route_of(url)
+    return None if route.key is None else http_poster.request(route.head, form)
 
 
 async def drain(response: aiohttp.ClientResponse, limit: int = MAX_ANSWER_BYTES) -> None:
@@ -207,6 +228,7 @@ class Notifier:
         self._session: aiohttp.ClientSession | None = None
         self._lanes: Lanes | None = None
         self._pool: http_poster.Pool | None = None
+        self._routes: dict[str, Route] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
         backend.subscribe(self._on_event)
 
@@ -319,17 +341,17 @@ class Notifier:
             # One deadline from the moment the attempt is due: the wait for a free
             # connection, the connect, the request and the answer's last byte.
             async with asyncio.timeout(timeout):
-                url = target(notification.url)
-                # http_poster rather than aiohttp's client for plain http: a notification's
-                # latency after a payment (bench/run.py's way, in turns with main's code,
-                # 1,000 each) p50 0.89 -> 0.73 ms, p99 of the quiet rounds 1.35-1.45 -> 0.90
-                lean = lean_request(url, notification.form)
-                async with lanes.slot(receiver_of(url), waiting):
-                    if lean is not None:
-                        status = await self._lean_post(url, lean, used)
+                route = self.route(notification.url)
+                async with lanes.slot(route.receiver, waiting):
+                    # http_poster rather than aiohttp's client for plain http: a notification's
+                    # latency after a payment (bench/run.py's way, in turns with main's code,
+                    # 1,000 each) p50 0.89 -> 0.73 ms, p99 of the quiet rounds 1.35-1.45 -> 0.90
+                    if route.key is not None:
+                        request = http_poster.request(route.head, notification.form)
+                        status = await self._lean_post(route.key, request, used)
                     else:
                         async with session.post(
-                            url, data=list(notification.form), allow_redirects=False
+                            route.url, data=list(notification.form), allow_redirects=False
                         ) as response:
                             status = response.status
                             await drain(response)
@@ -349,11 +371,22 @@ class Notifier:
             notification, plan, outcome, status=status, error=error, latency=latency, at=at
         )
 
-    async def _lean_post(self, url: URL, request: bytes, used: list[http_poster.Connection]) -> int:
+    def route(self, url: str) -> Route:
+        """The route of a notificationUrl, kept for its next notification (a shop's URLs are
+        few, or differ by an order's number: up to `ROUTES` are kept, then all forgotten)."""
+        found = self._routes.get(url)
+        if found is None:
+            if len(self._routes) >= ROUTES:
+                self._routes.clear()
+            found = self._routes[url] = route_of(target(url))
+        return found
+
+    async def _lean_post(
+        self, key: http_poster.Key, request: bytes, used: list[http_poster.Connection]
+    ) -> int:
         """Post `request` on a kept connection to the receiver, or a new one; the answer's
         status. The connection goes back to the pool if the answer left it reusable."""
         assert self._pool is not None
-        key = (url.raw_host or "", url.port or 80)
         connection = self._pool.take(key) or await http_poster.connect(*key)
         used.append(connection)
         status = await connection.exchange(request, MAX_ANSWER_BYTES)

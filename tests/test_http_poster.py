@@ -14,10 +14,12 @@ import socketserver
 import threading
 import time
 from collections.abc import AsyncIterator, Iterator
+from urllib.parse import urlencode
 
 import pytest
 
 from emulator import http_poster
+from emulator import notifier as notifier_module
 from emulator.app import NOTIFIER
 from emulator.http_poster import AnswerError, Pool
 from emulator.journal import Attempt
@@ -116,6 +118,30 @@ def test_only_plain_http_without_credentials_takes_the_lean_path():
     assert made is not None and made.startswith(b"POST / HTTP/1.1\r\nHost: shop.example\r\n")
     six = lean_request(target("http://[::1]:8080/n"), FORM)
     assert six is not None and b"\r\nHost: [::1]:8080\r\n" in six
+
+
+@pytest.mark.parametrize(
+    "form",
+    [
+        FORM,
+        (("invoiceReference", "20261202523423582"), ("msisdn", "46700000001")),
+        (("a b", "é ü/?&=+%"), ("", ""), ("x", "~-._*"), ("ÅÄÖ", "line\r\nbreak")),
+    ],
+)
+def test_the_form_is_encoded_as_urlencode_encodes_it(form):
+    assert http_poster.encode(form) == urlencode(form)
+
+
+def test_routes_are_kept_per_url_and_bounded(start_emulator, monkeypatch):
+    monkeypatch.setattr(notifier_module, "ROUTES", 3)
+    notifier = start_emulator().app[NOTIFIER]
+    first = notifier.route("http://127.0.0.1:1/n?order=1")
+    assert notifier.route("http://127.0.0.1:1/n?order=1") is first
+    assert first.key == ("127.0.0.1", 1) and first.receiver == ("http", "127.0.0.1", 1)
+    for i in range(2, 9):
+        notifier.route(f"http://127.0.0.1:1/n?order={i}")
+    assert len(notifier._routes) <= 3
+    assert notifier.route("https://shop.example/n").key is None
 
 
 @pytest.mark.parametrize(

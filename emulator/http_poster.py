@@ -130,6 +130,8 @@ class Connection(asyncio.Protocol):
             self.reusable = False
             done.set_exception(error)
         else:
+            if self._buffer:  # bytes past the answer: what the receiver meant is unknown
+                self.reusable = False
             done.set_result(None)
         if not self.reusable:
             self.close()

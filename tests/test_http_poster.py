@@ -172,8 +172,9 @@ async def test_an_answer_read_to_its_end_leaves_the_connection_for_the_next(scri
         b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 2\r\n\r\nok",
         b"HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nok",
         b"HTTP/1.1 500 Oops\r\nContent-Length: 5000\r\n\r\n" + b"x" * 5000,  # past the limit
+        OK + b"HTTP/1.1 200 OK\r\n",  # more than it was asked for
     ],
-    ids=["connection-close", "1.0", "cut-off"],
+    ids=["connection-close", "1.0", "cut-off", "bytes-past-the-answer"],
 )
 async def test_an_answer_that_ends_its_connection_is_not_kept(scripted, answer):
     receiver = await listen(scripted, answer)

@@ -25,6 +25,7 @@ from emulator.http_poster import AnswerError, Pool
 from emulator.journal import Attempt
 from emulator.notifier import Notification, lean_request, target
 from emulator.server import EmulatorServer
+from tests.merchant import Merchant
 
 FORM = (("invoiceReference", "R1"), ("clientInvoiceId", "a b&c"), ("msisdn", ""), ("k", "v"))
 OK = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
@@ -302,3 +303,16 @@ def test_a_receivers_notifications_one_after_another_share_one_connection(start_
     server.stop()
     assert [a.outcome for a in made] == ["delivered"] * len(refs)
     assert counting.requests == len(refs) and counting.accepted == 1
+
+
+def test_a_url_with_a_user_is_still_posted_by_aiohttps_client(start_emulator):
+    server = start_emulator(ack_window=0)
+    with Merchant() as merchant:
+        url = merchant.url("/n?order=9").replace("http://", "http://shop:secret@")
+        assert server.app[NOTIFIER].route(url).key is None
+        server.app[NOTIFIER].submit(Notification("U1", "paid", url, FORM))
+        [made] = settled(server, ["U1"])
+        server.stop()
+    assert made.outcome == "delivered" and made.status == 200
+    [got] = merchant.received
+    assert got.query == {"order": "9"} and got.form == dict(FORM)

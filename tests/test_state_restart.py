@@ -23,10 +23,13 @@ from emulator.backend import SeqrBackend, dump
 from emulator.backend.lasting import read_state
 from emulator.cli import main
 from emulator.clock import Clock
+from emulator.domain.errors import IllegalMove
+from emulator.domain.model import Credentials
+from emulator.scenario.loader import from_mapping
 from emulator.server import EmulatorServer
 from emulator.settings import Settings, load_config
 from tests.test_state import lasting, refund_xml, send_xml, serving
-from tests.tour import RESELLER, SHOP, order, tour
+from tests.tour import INLINE, RESELLER, SHOP, order, tour
 from tests.wire import post
 
 
@@ -238,3 +241,38 @@ def test_a_terminal_reset_is_listed_right_and_lasts_across_a_restart(
         assert set(store.payments.values()) == set(theirs), "the forgotten payment's row is gone"
     finally:
         store.close()
+
+
+def test_a_terminal_reset_forgets_its_open_invoice_and_scenario_for_good(tmp_path: Path) -> None:
+    """A cash register's open invoice and a terminal's chosen scenario are gone after its
+    reset, and a restart does not bring them back; another till keeps its own."""
+    path = tmp_path / "state.db"
+    first = lasting(path)
+    tills = [first.register_terminal(RESELLER, f"till-{n}", "till-pass", "Till") for n in (1, 2)]
+    creds = [Credentials(t.id, "TERMINALID", None, "till-pass") for t in tills]
+    first.assign_seqr_id(creds[0], "STICKER1")
+    first.assign_seqr_id(creds[1], "STICKER2")
+    kept = first.send_invoice(creds[1], order()).reference
+    first.send_invoice(creds[0], order())
+    for till in tills:
+        first.set_terminal_scenario(till.id, from_mapping(INLINE, "inline", "inline"))
+    first.store.close()
+
+    again = lasting(path)
+    assert len(again.reset_terminal(tills[0].id)) == 1
+    with pytest.raises(IllegalMove):
+        again.open_invoice_at("STICKER1")
+    assert again.terminal_scenario(tills[0].id) is None
+    again.store.close()
+
+    after = lasting(path)
+    with pytest.raises(IllegalMove):
+        after.open_invoice_at("STICKER1")
+    assert after.store.terminals[tills[0].id].open_invoice is None
+    assert after.terminal_scenario(tills[0].id) is None
+    assert after.open_invoice_at("STICKER2").reference == kept
+    assert after.terminal_scenario(tills[1].id) is not None
+    document = dump.document(after.store, after.ids.position())
+    assert list(document["terminal_scenarios"]) == [tills[1].id]
+    assert [i["reference"] for i in document["invoices"]] == [kept]
+    after.store.close()

@@ -8,19 +8,28 @@ file serves one emulator, and a file that is not a state file stops the start.
 
 from __future__ import annotations
 
+import json
 import signal
 import subprocess
 import sys
+import urllib.error
+import urllib.request
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from emulator.backend import SeqrBackend, dump
+from emulator.backend.lasting import read_state
 from emulator.cli import main
 from emulator.clock import Clock
+from emulator.domain.errors import IllegalMove
+from emulator.domain.model import Credentials
+from emulator.scenario.loader import from_mapping
+from emulator.server import EmulatorServer
 from emulator.settings import Settings, load_config
-from tests.test_state import lasting, send_xml, serving
-from tests.tour import RESELLER, SHOP, order, tour
+from tests.test_state import lasting, refund_xml, send_xml, serving
+from tests.tour import INLINE, RESELLER, SHOP, order, tour
 from tests.wire import post
 
 
@@ -158,3 +167,112 @@ def test_a_state_path_the_emulator_cannot_use_stops_the_start(
     assert main(["serve", "--port", "0", "--state", value]) == 2
     [line] = capsys.readouterr().err.strip().splitlines()
     assert line.startswith(f"seqr-emulator: {says}")
+
+
+# --- one terminal's invoices: listed, reset, and still so after a restart ----------------------
+
+
+def _call(server: EmulatorServer, method: str, path: str) -> Any:
+    req = urllib.request.Request(server.url + "/_emulator" + path, method=method)
+    with urllib.request.urlopen(req, timeout=10) as resp:
+        return json.loads(resp.read())
+
+
+def _listed(server: EmulatorServer, terminal: str | None = None) -> list[str]:
+    query = "" if terminal is None else f"?terminal={terminal}"
+    return [i["reference"] for i in _call(server, "GET", f"/invoices{query}")["invoices"]]
+
+
+def _send(server: EmulatorServer, terminal: str) -> str:
+    return post(server.soap_url, send_xml(terminal)).field("invoiceReference") or ""
+
+
+def _refund_code(server: EmulatorServer, terminal: str, ers: str) -> str | None:
+    return post(server.soap_url, refund_xml(terminal, ers)).field("resultCode")
+
+
+@pytest.mark.parametrize("restart_first", [False, True], ids=["reset-live", "reset-after-restart"])
+def test_a_terminal_reset_is_listed_right_and_lasts_across_a_restart(
+    tmp_path: Path, restart_first: bool
+) -> None:
+    """Each terminal's listing is its own invoices on a state file, before and after a
+    restart; a terminal's reset forgets its invoices and payments in the file too, and a
+    restarted emulator neither lists them nor finds them by their payment."""
+    settings = Settings(port=0, state=str(tmp_path / "state.db"), ack_window=0)
+    with EmulatorServer(settings) as server:
+        mine = [_send(server, "till-a"), _send(server, "till-a")]
+        theirs = [_send(server, "till-b")]
+        paid = {
+            ref: _call(server, "POST", f"/invoices/{ref}/pay")["payment"]["ersReference"]
+            for ref in (mine[1], theirs[0])
+        }
+        assert _listed(server, "till-a") == mine
+        assert _listed(server, "till-b") == theirs
+        if not restart_first:
+            assert _call(server, "POST", "/terminals/till-a/reset")["forgotten"] == 2
+            assert _listed(server, "till-a") == []
+            assert _listed(server, "till-b") == theirs
+    if restart_first:
+        with EmulatorServer(settings) as again:
+            assert _listed(again, "till-a") == mine  # the file's invoices, by terminal
+            assert _listed(again, "till-b") == theirs
+            mine.append(_send(again, "till-a"))  # one made since the restart, listed after
+            assert _listed(again, "till-a") == mine
+            assert _call(again, "GET", "/health")["invoices"] == 4
+            assert _call(again, "POST", "/terminals/till-a/reset")["forgotten"] == 3
+            assert _listed(again, "till-a") == []
+            assert _call(again, "GET", "/health")["invoices"] == 1
+    with EmulatorServer(settings) as after:
+        assert _listed(after, "till-a") == []
+        assert _listed(after, "till-b") == theirs
+        assert _listed(after) == theirs
+        assert _call(after, "GET", "/health")["invoices"] == 1
+        with pytest.raises(urllib.error.HTTPError) as gone:
+            _call(after, "GET", f"/invoices/{mine[1]}")
+        gone.value.close()
+        assert gone.value.code == 404
+        assert _refund_code(after, "till-a", paid[mine[1]]) != "0"  # its payment is forgotten
+        assert _refund_code(after, "till-b", paid[theirs[0]]) == "0"
+        document = _call(after, "GET", "/state")
+        assert [i["reference"] for i in document["invoices"]] == theirs
+    store, _ = read_state(tmp_path / "state.db")
+    try:
+        assert paid[theirs[0]] in store.payments  # with the refund just made
+        assert set(store.payments.values()) == set(theirs), "the forgotten payment's row is gone"
+    finally:
+        store.close()
+
+
+def test_a_terminal_reset_forgets_its_open_invoice_and_scenario_for_good(tmp_path: Path) -> None:
+    """A cash register's open invoice and a terminal's chosen scenario are gone after its
+    reset, and a restart does not bring them back; another till keeps its own."""
+    path = tmp_path / "state.db"
+    first = lasting(path)
+    tills = [first.register_terminal(RESELLER, f"till-{n}", "till-pass", "Till") for n in (1, 2)]
+    creds = [Credentials(t.id, "TERMINALID", None, "till-pass") for t in tills]
+    first.assign_seqr_id(creds[0], "STICKER1")
+    first.assign_seqr_id(creds[1], "STICKER2")
+    kept = first.send_invoice(creds[1], order()).reference
+    first.send_invoice(creds[0], order())
+    for till in tills:
+        first.set_terminal_scenario(till.id, from_mapping(INLINE, "inline", "inline"))
+    first.store.close()
+
+    again = lasting(path)
+    assert len(again.reset_terminal(tills[0].id)) == 1
+    with pytest.raises(IllegalMove):
+        again.open_invoice_at("STICKER1")
+    assert again.terminal_scenario(tills[0].id) is None
+    again.store.close()
+
+    after = lasting(path)
+    with pytest.raises(IllegalMove):
+        after.open_invoice_at("STICKER1")
+    assert after.store.terminals[tills[0].id].open_invoice is None
+    assert after.terminal_scenario(tills[0].id) is None
+    assert after.open_invoice_at("STICKER2").reference == kept
+    assert after.terminal_scenario(tills[1].id) is not None
+    document = dump.document(after.store, after.ids.position())
+    assert list(document["terminal_scenarios"]) == [tills[1].id]
+    assert [i["reference"] for i in document["invoices"]] == [kept]
+    after.store.close()

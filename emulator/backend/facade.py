@@ -174,6 +174,8 @@ class SeqrBackend:
             gone = self.store.drop_invoices_of(terminal_id)
             self.deadlines.drop(set(gone))
             self.engine.forget_terminal(terminal_id, gone)
+            if terminal_id in self.store.terminal_scenarios:  # or a restart chose it again
+                self.store.put_terminal_scenario(terminal_id, None)
             self.clocks.forget(terminal_id)
             self.journal.forget(gone)
             self.outbox.requests.forget(terminal_id, gone)

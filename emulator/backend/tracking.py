@@ -12,6 +12,9 @@ How each kind of record reaches the batch, which is this module's decision:
   `Store` (`add_invoice`, `changed`, `index_payment`, `put_terminal`, `remove_terminal`,
   `put_terminal_scenario`, `claim_password`). Records are encoded at flush, not when named,
   so a rule that changes an invoice again after `changed()` in the same verb is written too.
+  A terminal's reset (`drop_invoices_of`) hands over the references it forgot and the
+  ersReferences of their payments and refunds, to be deleted; a store that reads invoices
+  lazily decodes the terminal's first, so their payments are known.
 - transaction periods: `periods` is a `reports.Ledger` whose `record`, `mark` and
   `forget_terminal` also note what they changed (a transaction joined two open periods, a
   period was closed, a terminal's open period was dropped); a closed period never changes.
@@ -148,6 +151,7 @@ class Changes:
 
     __slots__ = (
         "definitions",
+        "dropped",
         "forgotten",
         "ids",
         "invoices",
@@ -159,11 +163,15 @@ class Changes:
         "session_count",
         "sessions",
         "terminals",
+        "unindexed",
     )
 
     def __init__(self) -> None:
         self.invoices: dict[str, Invoice] = {}
         self.payments: list[tuple[str, str]] = []  # (ersReference, invoiceReference)
+        # a terminal's reset: the invoices forgotten, and their payments' and refunds' ers
+        self.dropped: set[str] = set()
+        self.unindexed: list[str] = []
         self.terminals: dict[str, Terminal] = {}
         self.removed: list[str] = []
         self.periods: list[PeriodEvent] = []
@@ -238,6 +246,7 @@ class TrackingStore(Store):
         return bool(
             changes.invoices
             or changes.payments
+            or changes.dropped
             or changes.terminals
             or changes.removed
             or changes.periods
@@ -266,9 +275,27 @@ class TrackingStore(Store):
         self._ids = ids
 
     def add_invoice(self, invoice: Invoice) -> None:
-        self.invoices[invoice.reference] = invoice
+        super().add_invoice(invoice)  # its terminal's list too: listings and resets use it
         self._changes.invoices[invoice.reference] = invoice
         self._dirty = True
+
+    def drop_invoices_of(self, terminal_id: str) -> list[str]:
+        found = self.invoices
+        unindexed = self._changes.unindexed
+        for reference in self.by_terminal.get(terminal_id, ()):
+            invoice = found.get(reference)
+            if invoice is None:
+                continue
+            if invoice.payment is not None:
+                unindexed.append(invoice.payment.ers_reference)
+            unindexed.extend(refund.ers_reference for refund in invoice.refunds)
+        gone = super().drop_invoices_of(terminal_id)
+        changes = self._changes
+        for reference in gone:
+            changes.invoices.pop(reference, None)
+        changes.dropped.update(gone)
+        self._dirty = True
+        return gone
 
     def changed(self, invoice: Invoice) -> None:
         invoice.changes += 1  # as `Store.changed`: views made of it before are stale

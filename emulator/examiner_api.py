@@ -234,8 +234,9 @@ class LiveExaminer:
         which scenario."""
         found = event.invoice
         history = found.history[-1].event if found.history else None
-        progress = self.backend.engine.progress(found.reference)
-        scenario = None if progress is None else str(progress["name"])
+        # its scenario's name, not its whole progress, and no `Counter.update`: 3.4k instructions of
+        # a refund, 4.5k of a sendInvoice (320.3k against 323.7k, 446.2k against 450.7k)
+        scenario = self.backend.engine.scenario_of(found.reference)
         with self._lock:
             self.coverage.event(found.terminal_id, event.kind, history, scenario)
 

@@ -179,8 +179,10 @@ class Coverage:
     def event(
         self, terminal: str, kind: str, history: str | None, scenario: str | None = None
     ) -> None:
-        tally = self._tally(terminal)
-        tally.behaviours.update(event_behaviours(kind, history))
+        tally = self._tallies.get(terminal) or self._tally(terminal)
+        behaviours = tally.behaviours
+        for behaviour in event_behaviours(kind, history):  # not `Counter.update`: see `on_event`
+            behaviours[behaviour] += 1
         if scenario:
             tally.scenarios.add(scenario)
 

@@ -231,6 +231,11 @@ class Engine:
             self._refresh()
         return plan
 
+    def scenario_of(self, reference: str) -> str | None:
+        """The name of the scenario an invoice runs, if any; `progress` without building it."""
+        run = self.runs.get(reference)
+        return None if run is None else run.scenario.name
+
     def progress(self, reference: str) -> dict[str, object] | None:
         run = self.runs.get(reference)
         if run is None:

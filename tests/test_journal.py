@@ -74,6 +74,13 @@ def test_polls_and_refunds_name_their_invoice(zeep_service, context, control):
     assert found[1]["ersReference"] == ers
 
 
+def test_a_refused_sendinvoice_is_journaled_with_its_result_code(zeep_service, context, control):
+    answer = zeep_service.sendInvoice(context, {"title": "no total"})
+    assert answer.resultCode == 49 and not answer.invoiceReference  # INVALID_INVOICE_DATA
+    [entry] = entries(control)
+    assert (entry["operation"], entry["resultCode"], entry["invoice"]) == ("sendInvoice", 49, None)
+
+
 def test_a_scenario_step_that_answered_the_call_is_named(zeep_service, context, control):
     terminal = context["initiatorPrincipalId"]["id"]
     control.ok("PUT", f"/terminals/{terminal}/scenario", {"name": "refund-rejected"})

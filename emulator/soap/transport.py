@@ -208,7 +208,7 @@ class SoapEndpoint:
                 out, result = answer
                 invoice, ers = call.reference, call.ers_reference
                 if read[0] == "sendInvoice":
-                    invoice = result["invoiceReference"]
+                    invoice = result.get("invoiceReference")  # none when refused
                 elif invoice is None and ers:
                     invoice = self.backend.invoice_of_payment(ers)
                 size = len(out)

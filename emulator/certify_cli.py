@@ -15,8 +15,10 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -109,10 +111,17 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _walk(live: Any, rehearsal: Rehearsal) -> None:
-    """Tell the integrator each step until every test passed, or Ctrl-C."""
+    """Tell the integrator each step until every test passed, or Ctrl-C.
+
+    Ctrl-C only raises a flag, read between steps: a KeyboardInterrupt raised inside
+    `catch_up` could leave the backend's lock taken, and the server's thread, which needs it
+    to stop, waiting for it for good (seen as a rehearsal that never ended under load)."""
+    interrupted: list[int] = []
+    main = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGINT, lambda *_: interrupted.append(1)) if main else None
     shown = None
     try:
-        while True:
+        while not interrupted:
             live.catch_up()
             tests = rehearsal.results()[0]
             step = rehearsal.conductor.next_step(tests)
@@ -122,8 +131,12 @@ def _walk(live: Any, rehearsal: Rehearsal) -> None:
             if all(r.verdict.passed for r in tests):
                 return
             time.sleep(STEP_POLL_SECONDS)
-    except KeyboardInterrupt:
-        print("interrupted: grading what was seen", flush=True)
+    except KeyboardInterrupt:  # off the main thread, where no handler could be set
+        pass
+    finally:
+        if main:
+            signal.signal(signal.SIGINT, previous or signal.default_int_handler)
+    print("interrupted: grading what was seen", flush=True)
 
 
 def _write(outcome: Outcome, folder: Path, drifted: dict[str, list[str]] | None) -> None:

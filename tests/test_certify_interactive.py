@@ -15,6 +15,7 @@ import sys
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -183,3 +184,33 @@ def test_ctrl_c_grades_what_was_seen_and_fails(
     verdicts = {t["id"]: t["passed"] for t in report["tests"]}
     assert verdicts == {test: test == "webshop-1" for test in STEPS}
     assert report["passed"] is False
+
+
+def test_ctrl_c_never_interrupts_a_reading_of_the_journal(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Ctrl-C arriving while the rehearsal reads the journal (under the backend's lock) lets
+    that reading finish: an interrupt inside it could leave the lock taken for good."""
+    from emulator import certify_cli
+
+    finished: list[bool] = []
+
+    class Live:
+        def catch_up(self) -> None:
+            os.kill(os.getpid(), signal.SIGINT)  # Ctrl-C, in the middle of the reading
+            finished.append(True)
+
+    class Conductor:
+        def next_step(self, tests: object) -> str:
+            return "webshop-1: send an invoice"
+
+    class Rehearsal:
+        conductor = Conductor()
+
+        def results(self) -> tuple[list[Any], list[Any]]:
+            unpassed = SimpleNamespace(verdict=SimpleNamespace(passed=False))
+            return [unpassed], []  # a test not passed: the walk goes on until interrupted
+
+    certify_cli._walk(Live(), Rehearsal())  # type: ignore[arg-type]
+    assert finished == [True]
+    assert capsys.readouterr().out.splitlines()[-1] == "interrupted: grading what was seen"

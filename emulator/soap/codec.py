@@ -205,6 +205,11 @@ def _share(shared: Shared, value: Any, key: Hashable = None) -> Any:
     return found
 
 
+def _share_text(shared: Shared, text: str) -> str:
+    """A string read that the table did not hold: kept there unless it is long."""
+    return text if len(text) > _SHARED_LONGEST else _share(shared, text)
+
+
 def _enum(text: str | None, spec: Field, shared: Shared) -> str:
     return "" if text is None else text.strip()
 
@@ -544,16 +549,14 @@ class Codec:
             try:  # free until something raises (3.11): the error learns where it was raised
                 if nil and child.get(_XSI_NIL) in ("true", "1"):
                     value = None
-                elif spec.shape is not None:
-                    value = self.read(child, spec.shape, nil)
-                elif spec.plain:
+                elif spec.plain:  # the commonest, tested first: 118k instructions to read a
+                    # sendInvoice's payload against 122k, a poll's 47k against 50k
                     value = child.text
-                    if value is None:
-                        value = ""
-                    elif len(value) <= _SHARED_LONGEST:
-                        value = shared.get(value) or _share(shared, value)
-                else:
+                    value = "" if value is None else shared.get(value) or _share_text(shared, value)
+                elif spec.shape is None:
                     value = spec.parse(child.text, spec, shared)
+                else:
+                    value = self.read(child, spec.shape, nil)
             except CodecError as exc:
                 exc.path.append(spec.name)
                 raise

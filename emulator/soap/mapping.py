@@ -9,7 +9,7 @@ reads what the scenario hook needs of a call (operation, terminal, invoice, the
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from typing import Any
 
 from emulator.backend import SeqrBackend
@@ -118,23 +118,59 @@ def _enum(kind: type, value: str | None, name: str) -> Any:
     return found
 
 
+# InvoiceData and InvoiceRow are made with their fields in order, not by keyword: keywords
+# cost a sendInvoice 5k instructions (an InvoiceData of twelve, 958 ns against 303 ns). Their
+# order is checked here, once, so that a field added or moved cannot shift a value.
+_INVOICE_ORDER = (
+    "payment_mode",
+    "ack_mode",
+    "issue_date",
+    "title",
+    "client_invoice_id",
+    "rows",
+    "total",
+    "cashier_id",
+    "footer",
+    "back_url",
+    "notification_url",
+    "commit_reservation_timeout",
+)
+_ROW_ORDER = (
+    "description",
+    "discount",
+    "ean",
+    "quantity",
+    "sku",
+    "tax_rate",
+    "total",
+    "unit",
+    "unit_price",
+)
+if (
+    tuple(f.name for f in fields(InvoiceData)) != _INVOICE_ORDER
+    or tuple(f.name for f in fields(InvoiceRow)) != _ROW_ORDER
+):
+    raise ImportError("InvoiceData or InvoiceRow changed its fields: update soap/mapping.py")
+
+
 def invoice_in(value: Dict | None) -> InvoiceData:
     if value is None:
         raise SeqrError(ResultCode.INVALID_INVOICE_DATA, "invoice is required")
-    rows = value.get("invoiceRows")
-    return InvoiceData(
-        payment_mode=_enum(PaymentMode, value.get("paymentMode"), "paymentMode"),
-        ack_mode=_enum(AcknowledgmentMode, value.get("acknowledgmentMode"), "acknowledgmentMode"),
-        issue_date=value.get("issueDate"),
-        title=value.get("title"),
-        client_invoice_id=value.get("clientInvoiceId"),
-        rows=None if rows is None else _rows_in(rows.get("invoiceRow") or []),
-        total=amount_in(value.get("totalAmount")),
-        cashier_id=value.get("cashierId"),
-        footer=value.get("footer"),
-        back_url=value.get("backURL"),
-        notification_url=value.get("notificationUrl"),
-        commit_reservation_timeout=value.get("commitReservationTimeout"),
+    get = value.get
+    rows = get("invoiceRows")
+    return InvoiceData(  # in _INVOICE_ORDER
+        _enum(PaymentMode, get("paymentMode"), "paymentMode"),
+        _enum(AcknowledgmentMode, get("acknowledgmentMode"), "acknowledgmentMode"),
+        get("issueDate"),
+        get("title"),
+        get("clientInvoiceId"),
+        None if rows is None else _rows_in(rows.get("invoiceRow") or []),
+        amount_in(get("totalAmount")),
+        get("cashierId"),
+        get("footer"),
+        get("backURL"),
+        get("notificationUrl"),
+        get("commitReservationTimeout"),
     )
 
 
@@ -145,16 +181,17 @@ def _rows_in(rows: list[Dict]) -> list[InvoiceRow]:
 
 
 def _row_in(row: Dict) -> InvoiceRow:
-    return InvoiceRow(
-        description=row.get("itemDescription"),
-        discount=amount_in(row.get("itemDiscount")),
-        ean=row.get("itemEAN"),
-        quantity=row.get("itemQuantity"),
-        sku=row.get("itemSKU"),
-        tax_rate=row.get("itemTaxRate"),
-        total=amount_in(row.get("itemTotalAmount")),
-        unit=row.get("itemUnit"),
-        unit_price=amount_in(row.get("itemUnitPrice")),
+    get = row.get
+    return InvoiceRow(  # in _ROW_ORDER
+        get("itemDescription"),
+        amount_in(get("itemDiscount")),
+        get("itemEAN"),
+        get("itemQuantity"),
+        get("itemSKU"),
+        get("itemTaxRate"),
+        amount_in(get("itemTotalAmount")),
+        get("itemUnit"),
+        amount_in(get("itemUnitPrice")),
     )
 
 

@@ -207,7 +207,8 @@ class IdFactory:
         with self._lock:
             self.issued += 1
             self._ers_seq = (self._ers_seq + 1) % 10**6
-            t = self._stamp(now)
+            # the caller's time taken without a call to _stamp: 312.0k -> 310.9k (as below)
+            t = now if now is not None and self._seed is None else self._stamp(now)
             # one number of 25 digits formatted once, not eight fields (with Periods.record's
             # store read once): a refundPayment 316.3k -> 313.1k (bench/instructions.py)
             digits = ((t.year * 100 + t.month) * 100 + t.day) * 100 + t.hour

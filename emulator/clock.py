@@ -207,17 +207,13 @@ class IdFactory:
         with self._lock:
             self.issued += 1
             self._ers_seq = (self._ers_seq + 1) % 10**6
-            t = self._stamp(now)
-            return "%04d%02d%02d%02d%02d%02d%03d01%06d" % (  # noqa: UP031 (as above)
-                t.year,
-                t.month,
-                t.day,
-                t.hour,
-                t.minute,
-                t.second,
-                t.microsecond // 1000,
-                self._ers_seq,
-            )
+            # the caller's time taken without a call to _stamp: 312.0k -> 310.9k (as below)
+            t = now if now is not None and self._seed is None else self._stamp(now)
+            # one number of 25 digits formatted once, not eight fields (with Periods.record's
+            # store read once): a refundPayment 316.3k -> 313.1k (bench/instructions.py)
+            digits = ((t.year * 100 + t.month) * 100 + t.day) * 100 + t.hour
+            digits = ((digits * 100 + t.minute) * 100 + t.second) * 1000 + t.microsecond // 1000
+            return "%025d" % (digits * 10**8 + 10**6 + self._ers_seq)  # noqa: UP031 (as above)
 
     def hex_id(self, length: int) -> str:
         """Lower-case hex: 32 for a registered terminalId, 25 for a payerTerminalId."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 
 from emulator.clock import Clock, IdFactory
 
@@ -36,3 +37,12 @@ def test_unseeded_references_carry_the_clock_date():
     ids = IdFactory(clock)
     assert ids.invoice_reference().startswith("20151029")
     assert ids.ers_reference().startswith("20151029101848000")
+
+
+def test_ers_reference_spells_the_given_time_field_by_field():
+    ids = IdFactory(Clock())
+    first = ids.ers_reference(datetime(2026, 3, 4, 5, 6, 7, 890123, tzinfo=UTC))
+    second = ids.ers_reference(datetime(2031, 12, 31, 23, 59, 59, 999999, tzinfo=UTC))
+    assert first[:19] == "2026030405060789001"
+    assert second[:19] == "2031123123595999901"
+    assert int(second[19:]) == (int(first[19:]) + 1) % 10**6

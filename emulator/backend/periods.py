@@ -37,11 +37,15 @@ class Periods:
         now: datetime,
     ) -> None:
         """A payment (positive) or a refund or reversal (negative) in the shop's open period."""
-        shop = self.principals.shop_of(self.store.terminals.get(invoice.terminal_id))
+        store = self.store
+        terminal_id = invoice.terminal_id
+        shop = self.principals.shop_of(store.terminals.get(terminal_id))
         if shop is None:
             return
-        made = reports.Transaction(ers_reference, invoice.terminal_id, cashier, amount, now)
-        self.store.periods.record(shop, made)
+        # the store and the terminal id read once each (measured with ers_reference's change)
+        store.periods.record(
+            shop, reports.Transaction(ers_reference, terminal_id, cashier, amount, now)
+        )
 
     def record_reversal(self, invoice: Invoice, now: datetime) -> None:
         """A reversed payment gives back what was not refunded yet, in the current period."""

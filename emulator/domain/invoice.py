@@ -428,7 +428,9 @@ def refund(
     made = Refund(ers_reference, now, amount, cashier)
     invoice.refunds = _added(invoice.refunds, made)
     invoice.refunded_total += amount.value
-    _record(invoice, now, f"refunded {amount.value} {amount.currency}", visible=False)
+    # `!s`: str() of the Decimal, not its __format__ (the same text):
+    # a refundPayment 313.1k -> 312.0k instructions (bench/instructions.py)
+    _record(invoice, now, f"refunded {amount.value!s} {amount.currency}", visible=False)
     return made
 
 

@@ -26,6 +26,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
+from functools import partial
 from types import TracebackType
 from typing import TypeVar
 
@@ -62,6 +63,8 @@ from emulator.scenario.model import NotificationPlan, Scenario, Step
 from emulator.settings import Settings
 
 T = TypeVar("T")
+A = TypeVar("A")
+B = TypeVar("B")
 
 
 class _Verb:
@@ -285,17 +288,18 @@ class SeqrBackend:
     # --- the one scenario hook -----------------------------------------------------------------
 
     def serve_call(
-        self, call: Call, carry_out: Callable[[], tuple[int, T]]
+        self, call: Call, carry_out: Callable[[A, B], tuple[int, T]], first: A, second: B
     ) -> tuple[T | None, Step | None]:
         """Every SOAP call: carried out, unless a scenario answers or disturbs it.
 
-        `carry_out` makes the answer and its resultCode; the result is that answer (None when
-        a step answered instead) and the step whose action the transport acts out, if any.
+        `carry_out(first, second)` makes the answer and its resultCode; the result is that
+        answer (None when a step answered instead) and the step whose action the transport
+        acts out, if any.
         """
         if call.marker is None and not self.engine.active:
-            return carry_out()[1], None
+            return carry_out(first, second)[1], None
         with self._verb:
-            return self.scenarios.serve(call, carry_out)
+            return self.scenarios.serve(call, partial(carry_out, first, second))
 
     def notification_plan(self, reference: str) -> NotificationPlan | None:
         """The plan a scenario armed for the invoice's notification being sent now."""

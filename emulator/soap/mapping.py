@@ -46,6 +46,11 @@ Handler = Callable[[SeqrBackend, Dict, CallInfo, Call, Creds], Dict]
 
 SUCCESS: Dict = {"resultCode": 0, "resultDescription": "SUCCESS"}
 
+# A named tuple made from all its fields by tuple.__new__ itself: the class's own __new__ is
+# a Python function that only calls it. Worth (callgrind, instructions per call): sendInvoice
+# 425.9k against 422.5k (its credentials and call).
+_make = tuple.__new__
+
 
 # --- in --------------------------------------------------------------------------------------
 
@@ -58,11 +63,14 @@ def credentials(request: Dict) -> Creds:
         return None
     principal = context.get("initiatorPrincipalId") or {}
     id_, kind, user = principal.get("id"), principal.get("type"), principal.get("userId")
-    return Credentials(
-        id_.strip() if isinstance(id_, str) else id_,
-        kind.strip() if isinstance(kind, str) else kind,
-        user.strip() if isinstance(user, str) else user,
-        context.get("password"),
+    return _make(
+        Credentials,
+        (
+            id_.strip() if isinstance(id_, str) else id_,
+            kind.strip() if isinstance(kind, str) else kind,
+            user.strip() if isinstance(user, str) else user,
+            context.get("password"),
+        ),
     )
 
 
@@ -76,12 +84,15 @@ def describe_call(operation: str, request: Dict, creds: Creds) -> Call:
     marker = None
     if invoice:
         marker = find_marker(invoice.get("title"), invoice.get("clientInvoiceId"))
-    return Call(
-        operation,
-        None if creds is None else creds.id,
-        reference.strip() if isinstance(reference, str) else None,
-        ers.strip() if isinstance(ers, str) else None,
-        marker,
+    return _make(
+        Call,
+        (
+            operation,
+            None if creds is None else creds.id,
+            reference.strip() if isinstance(reference, str) else None,
+            ers.strip() if isinstance(ers, str) else None,
+            marker,
+        ),
     )
 
 

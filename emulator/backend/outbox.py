@@ -61,7 +61,9 @@ class Outbox:
         a scan's (`Event.code`)."""
         if at is None:
             at = self.clocks.of(invoice.terminal_id).now()
-        event = Event(kind, invoice, at, code)
+        # made by tuple.__new__, not Event's Python-level __new__. Worth (callgrind, per
+        # call, with transport's SoapReply made so): sendInvoice 422.5k against 419.2k
+        event = tuple.__new__(Event, (kind, invoice, at, code))
         for listener in self._listeners:
             listener(event)
 

@@ -59,6 +59,7 @@ _MEMOIZED = frozenset({"getPaymentStatus"})  # see SoapEndpoint._read
 MEMO_SIZE = 2048  # polls remembered: one per invoice a merchant fleet has open at once
 MEMO_LONGEST = 4096  # bytes; a larger body is read every time
 WEBSHOP = CallInfo()  # a call on a path with no rule of its own
+_make = tuple.__new__
 
 
 def _parser() -> etree.XMLParser:
@@ -161,7 +162,10 @@ class SoapEndpoint:
             answer, step = self.backend.serve_call(read[3], self._carry_out, read, info)
             if step is None:
                 assert answer is not None
-                reply = SoapReply(200, answer[0], name)
+                # made by tuple.__new__, not SoapReply's Python-level __new__. Worth
+                # (callgrind, per call, with outbox's Event made so): sendInvoice 422.5k
+                # against 419.2k
+                reply = _make(SoapReply, (200, answer[0], name, None))
             else:
                 done = None if answer is None else answer[0]
                 reply = _scripted(self.codec, name, read[1], done, step)

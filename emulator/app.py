@@ -10,6 +10,7 @@ keeps every state change on one thread.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures.thread  # noqa: F401  (see `_trim`)
 import contextlib
 import logging
 import socket
@@ -279,7 +280,12 @@ def _deadline_sweeper(
 
 
 async def _trim(old_objects: OldObjects) -> None:
+    """The allocator's free memory back to the system, in a thread. The thread pool's module
+    is imported with this one: imported on the first trim, a quarter of a second after the
+    start, it failed when the descriptors had run out by then (an import opens a file)."""
     try:
         await asyncio.to_thread(old_objects.trim)
+    except OSError as exc:  # e.g. out of descriptors: one line, the server goes on
+        log.warning("returning memory to the system failed: %s", exc)
     except Exception:  # memory not given back is no reason to stop time
         log.exception("returning memory to the system failed")

@@ -279,17 +279,13 @@ class TrackingStore(Store):
         self._changes.invoices[invoice.reference] = invoice
         self._dirty = True
 
+    def unindex_payment(self, ers_reference: str) -> None:
+        super().unindex_payment(ers_reference)
+        self._changes.unindexed.append(ers_reference)
+        self._dirty = True
+
     def drop_invoices_of(self, terminal_id: str) -> list[str]:
-        found = self.invoices
-        unindexed = self._changes.unindexed
-        for reference in self.by_terminal.get(terminal_id, ()):
-            invoice = found.get(reference)
-            if invoice is None:
-                continue
-            if invoice.payment is not None:
-                unindexed.append(invoice.payment.ers_reference)
-            unindexed.extend(refund.ers_reference for refund in invoice.refunds)
-        gone = super().drop_invoices_of(terminal_id)
+        gone = super().drop_invoices_of(terminal_id)  # their payments through `unindex_payment`
         changes = self._changes
         for reference in gone:
             changes.invoices.pop(reference, None)

@@ -105,6 +105,7 @@ def serve(args: argparse.Namespace) -> int:
     except ValueError as exc:  # a ConfigError names the file and the key
         print(f"seqr-emulator: {exc}", file=sys.stderr)
         return 2
+    from emulator.backend import StateError
     from emulator.server import serve_forever
 
     def announce(line: str) -> None:
@@ -118,11 +119,7 @@ def serve(args: argparse.Namespace) -> int:
     except OSError as exc:
         print(f"seqr-emulator: cannot serve: {exc}", file=sys.stderr)
         return 1
-    except Exception as exc:
-        # a StateError, if its module was loaded: only a state file loads it (`backend`)
-        lasting = sys.modules.get("emulator.backend.lasting")
-        if lasting is None or not isinstance(exc, lasting.StateError):
-            raise
+    except StateError as exc:
         print(f"seqr-emulator: cannot use the state file: {exc}", file=sys.stderr)
         return 1
     return 0

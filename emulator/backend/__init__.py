@@ -16,11 +16,11 @@ from emulator.backend.facade import SeqrBackend
 from emulator.backend.outbox import Event, Listener
 from emulator.backend.principals import RESELLERUSER, TERMINALID
 from emulator.backend.scenarios import CustomerApp
-from emulator.backend.store import Store
+from emulator.backend.store import StateError, Store
 
 if TYPE_CHECKING:
     from emulator.backend import dump
-    from emulator.backend.lasting import StateError, StateFile
+    from emulator.backend.lasting import StateFile
 
 __all__ = [
     "RESELLERUSER",
@@ -38,7 +38,7 @@ __all__ = [
 # The lasting state (SQLite, its records, the JSON documents) is imported when first named:
 # an emulator in memory has no use for it: 17.8M instructions of a served start to `listening`,
 # 1,535M against 1,517M (callgrind).
-_LATER = {"StateError": "emulator.backend.lasting", "StateFile": "emulator.backend.lasting"}
+_LATER = {"StateFile": "emulator.backend.lasting"}
 
 
 def __getattr__(name: str) -> Any:

@@ -53,7 +53,7 @@ from typing import Any
 from emulator.backend import records
 from emulator.backend.deadlines import Kind
 from emulator.backend.restart import Due, pending
-from emulator.backend.store import Store
+from emulator.backend.store import StateError, Store
 from emulator.backend.tracking import Changes, Marked, Recorded, TrackingStore
 from emulator.clock import IdFactory, IdPosition
 from emulator.domain import reports
@@ -122,10 +122,6 @@ SELECT_ALL = "SELECT reference, body FROM invoices ORDER BY rowid"
 SELECT_TERMINALS = (
     "SELECT reference, json_extract(body, '$.terminal_id') FROM invoices ORDER BY rowid"
 )
-
-
-class StateError(Exception):
-    """A state file the emulator cannot use; the message names it and says why."""
 
 
 # --- the file ----------------------------------------------------------------------------------

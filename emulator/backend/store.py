@@ -30,6 +30,11 @@ from emulator.domain.model import Amount, Invoice, InvoiceData, InvoiceRow, Rese
 from emulator.scenario.model import Scenario
 
 
+class StateError(Exception):
+    """A state file the emulator cannot use; the message names it and says why. Here, not
+    with the file's store (`lasting`), so that naming it imports no SQLite."""
+
+
 SHARED_LIMIT = 4096
 """Distinct amounts, and distinct rows, `Shared` keeps at most before it starts afresh."""
 

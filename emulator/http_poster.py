@@ -312,12 +312,7 @@ def encode(form: tuple[tuple[str, str], ...]) -> str:
     """`urllib.parse.urlencode`'s answer for a form of strings; a value of ASCII letters and
     digits (a reference, a phone number) is taken as it is: 0.9 us against urlencode's 7.3
     for a notification's four fields."""
-    return "&".join(
-        [
-            f"{_quoted(name)}={value if value.isalnum() and value.isascii() else quote_plus(value)}"
-            for name, value in form
-        ]
-    )
+    return "&".join([f"{_quoted(name)}={_quoted(value)}" for name, value in form])
 
 
 def _quoted(text: str) -> str:

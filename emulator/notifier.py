@@ -194,12 +194,6 @@ def route_of(url: URL) -> Route:
     return Route(url, receiver, key, http_poster.head(url.raw_path_qs or "/", host, USER_AGENT))
 
 
-def lean_request(url: URL, form: tuple[tuple[str, str], ...]) -> bytes | None:
-    """The bytes `http_poster` writes for `form` to `url`, or None when it does not post there."""
-    route = route_of(url)
-    return None if route.key is None else http_poster.request(route.head, form)
-
-
 async def drain(response: aiohttp.ClientResponse, limit: int = MAX_ANSWER_BYTES) -> None:
     """Read the answer's body up to `limit` bytes; past that it is not read, and the
     connection (never reused) is closed."""

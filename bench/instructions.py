@@ -5,6 +5,7 @@ on a machine too busy for wall-clock time to mean anything.
     python bench/instructions.py fresh --calls 500
     python bench/instructions.py send --run 100   # the loop alone, no valgrind (for a profiler)
     python bench/instructions.py poll --journal 0   # the journal off (--journal 10: full)
+    python bench/instructions.py send --part read   # one part of the call alone (PARTS)
 
 The emulator is built as `seqr-emulator serve --ack-window 0` builds it (`create_app`, its
 listeners and the heap freezer subscribed), and `SoapEndpoint.handle` is called in a loop
@@ -23,17 +24,26 @@ import re
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent))
 
 KINDS = ("poll", "fresh", "paid", "send", "send-big", "refund", "pay")
+# Parts of a call, each counted alone on the kind's request: lxml's parse (its tree freed),
+# the whole of `_parse` (the parse, finding the payload, `Codec.read`), `Codec.read` on a
+# parsed payload, a bare walk reading every element's tag and text (lxml's share of the read),
+# the request's dicts to the domain's invoice, and the backend's verb (sendInvoice only).
+PARTS = ("fromstring", "parse", "read", "walk", "invoice", "verb")
 BIG = 100_000  # invoices stored before `send-big`
 
 
-def loop(kind: str, calls: int, prepared: int, journal: int | None = None) -> None:
+def loop(
+    kind: str, calls: int, prepared: int, journal: int | None = None, part: str | None = None
+) -> None:
     """Build the emulator and `prepared` request bodies, then make `calls` of them; with
     `journal` the journal's size (0: off; a size below the warm-up's 50 calls: full, so every
     call counted also drops the oldest entry, as in a long run)."""
@@ -78,12 +88,47 @@ def loop(kind: str, calls: int, prepared: int, journal: int | None = None) -> No
         raise SystemExit(f"unknown kind {kind!r}")
     for body in bodies[:50]:  # warm: writers generated, memo filled, caches primed
         handle(body)
+    if part is not None:
+        call = _part(part, endpoint, backend, bodies[0])
+        for _ in range(50 + calls):
+            call()
+        return
     for body in bodies[50 : 50 + calls]:
         reply = handle(body)
         assert reply.status == 200, reply.body[:300]
 
 
-def collected(kind: str, calls: int, prepared: int, journal: int | None) -> int:
+def _part(part: str, endpoint: Any, backend: Any, body: bytes) -> Callable[[], object]:
+    """The function that does `part` (PARTS) of a call with `body` once."""
+    from lxml import etree
+
+    from emulator.soap import mapping, transport
+
+    parser = endpoint._parser
+    payload = transport._payload(etree.fromstring(body, parser))
+    shape = transport._OPERATIONS[payload.tag].request
+    _, _, request = endpoint._parse(body)
+    creds = mapping.credentials(request)
+    if part == "fromstring":
+        return lambda: etree.fromstring(body, parser)
+    if part == "parse":
+        return lambda: endpoint._parse(body)
+    if part == "read":
+        return lambda: endpoint.codec.read(payload, shape, False)
+    if part == "walk":
+        return lambda: [(e.tag, e.text) for e in payload.iter()]
+    invoice = request.get("invoice")
+    if part == "invoice" and invoice is not None:
+        return lambda: mapping.invoice_in(invoice)
+    if part == "verb" and payload.tag.endswith("}sendInvoice"):
+        data = mapping.invoice_in(invoice)
+        return lambda: backend.send_invoice(creds, data, default_ack=None, marker=None)
+    raise SystemExit(f"no part {part!r} of this kind of call")
+
+
+def collected(
+    kind: str, calls: int, prepared: int, journal: int | None, part: str | None = None
+) -> int:
     """Instructions callgrind counted in a whole process making `calls` calls."""
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp, "callgrind.out")
@@ -100,6 +145,7 @@ def collected(kind: str, calls: int, prepared: int, journal: int | None) -> int:
                 "--prepared",
                 str(prepared),
                 *([] if journal is None else ["--journal", str(journal)]),
+                *([] if part is None else ["--part", part]),
             ],
             env=dict(os.environ, PYTHONHASHSEED="0"),
             capture_output=True,
@@ -117,14 +163,16 @@ def main() -> None:
     parser.add_argument("--run", type=int, help="make this many calls, without valgrind")
     parser.add_argument("--prepared", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--journal", type=int, help="the journal's size (0: off)")
+    parser.add_argument("--part", choices=PARTS, help="count one part of the call alone")
     args = parser.parse_args()
     if args.run is not None:
-        loop(args.kind, args.run, args.prepared or args.run + 50, args.journal)
+        loop(args.kind, args.run, args.prepared or args.run + 50, args.journal, args.part)
         return
     prepared = args.calls + 50
-    none = collected(args.kind, 0, prepared, args.journal)
-    some = collected(args.kind, args.calls, prepared, args.journal)
-    print(f"{args.kind}: {(some - none) / args.calls / 1000:.1f}k instructions a call")
+    none = collected(args.kind, 0, prepared, args.journal, args.part)
+    some = collected(args.kind, args.calls, prepared, args.journal, args.part)
+    what = args.kind if args.part is None else f"{args.kind}, {args.part}"
+    print(f"{what}: {(some - none) / args.calls / 1000:.1f}k instructions a call")
 
 
 if __name__ == "__main__":

@@ -61,6 +61,26 @@ def test_hostile_body_gets_a_fault_and_the_server_keeps_serving(emulator, name):
     assert follow_up.status == 200 and follow_up.field("resultCode") == "0"
 
 
+# Documents refused half-way through the parse, each with the words of its refusal: the
+# parser they broke off must start clean for the next request, and say what was wrong.
+BROKEN_OFF = {
+    "an undefined entity": (b"&nobody;", "Entity 'nobody' not defined"),
+    "a tag left open": (b"<open>", "Opening and ending tag mismatch"),
+    "a stray end tag": (b"</context>", "Opening and ending tag mismatch"),
+}
+
+
+@pytest.mark.parametrize("name", list(BROKEN_OFF))
+def test_a_document_refused_mid_parse_is_named_and_the_next_one_is_read(emulator, name):
+    inserted, words = BROKEN_OFF[name]
+    good = envelope(send_invoice_xml())
+    broken = good.replace(b"<title>", b"<title>" + inserted, 1)
+    refused = post(emulator.soap_url, broken)
+    assert refused.status == 500 and refused.fault[0] == "soap:Client"
+    assert words in refused.fault[1], refused.fault[1]
+    assert post(emulator.soap_url, good).field("resultCode") == "0"
+
+
 def test_wrong_type_fault_names_the_element(emulator):
     reply = post(emulator.soap_url, HOSTILE["wrong type int"])
     assert "invoiceVersion" in reply.fault[1]

@@ -396,15 +396,37 @@ class SoapEndpoint:
                 _bounded_put(seen, body, True)
         return read
 
+    def _tree(self, body: bytes) -> etree._Element:
+        """The document, parsed through the parser's feed interface: libxml2's push parser
+        reads the bytes where they lie, where `fromstring` first sets up an input buffer.
+        Both accept the same documents (checked on 60,000 mutated requests: the same trees,
+        the same refusals), but the push parser words some refusals vaguer ("no element
+        found" for an undefined entity), so a refused document is parsed again by
+        `fromstring` for its message; a failed feed leaves the parser reset.
+        Worth (bench/instructions.py, per call): sendInvoice 425.0k -> 411.3k, a poll of
+        new bytes 185.0k -> 173.8k, refundPayment 300.7k -> 288.5k.
+        The parser is this endpoint's, used only by the event loop's thread, between two
+        statements that do not yield: no other document can be fed into it meanwhile.
+        """
+        parser = self._parser
+        try:
+            parser.feed(body)
+            return parser.close()
+        except etree.XMLSyntaxError:
+            return etree.fromstring(body, parser)  # raises again, in fromstring's words
+        except BaseException:
+            self._parser = _parser()  # whatever broke off the feed, the next starts clean
+            raise
+
     def _parse(self, body: bytes) -> tuple[str, codec.Operation, dict[str, Any]]:
         if not body or body.isspace():
             raise SoapFault("Client", "Empty request body")
         try:
-            root = etree.fromstring(body, self._parser)
+            root = self._tree(body)
         except etree.XMLSyntaxError as exc:
             raise SoapFault("Client", f"Error reading XMLStreamReader: {exc.msg}") from None
         # lxml-stubs 0.5 leave DocInfo.doctype out; lxml has had it since 2.0
-        if root.getroottree().docinfo.doctype:  # type: ignore[union-attr]
+        if root.getroottree().docinfo.doctype:  # type: ignore[attr-defined]
             raise SoapFault("Client", "DTDs are not allowed in SOAP messages")
         if root.tag != _ENVELOPE:
             if root.tag == f"{{{SOAP12_ENV}}}Envelope":

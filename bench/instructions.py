@@ -115,7 +115,8 @@ def _part(part: str, endpoint: Any, backend: Any, body: bytes) -> Callable[[], o
     if part == "parse":
         return lambda: endpoint._parse(body)
     if part == "read":
-        return lambda: endpoint.codec.read(payload, shape, False)
+        keeps = transport._OPERATIONS[payload.tag].keeps
+        return lambda: endpoint.codec.read(payload, shape, False, keeps)
     if part == "walk":
         return lambda: [(e.tag, e.text) for e in payload.iter()]
     invoice = request.get("invoice")

@@ -40,6 +40,21 @@ def test_recurring_strings_are_shared():
     assert a == b == "Order" and a is b
 
 
+def test_only_the_strings_of_stored_requests_are_shared():
+    """A poll's strings live for the call alone: keeping them in the table saves nothing."""
+    kept = [name for name, op in codec.OPERATIONS.items() if op.keeps]
+    assert sorted(kept) == ["sendInvoice", "updateInvoice"]
+    poll = codec.OPERATIONS["getPaymentStatus"]
+    reader = codec.Codec()
+    doc = etree.fromstring("<op><invoiceReference>20260101000000001</invoiceReference></op>")
+    assert reader.read(doc, poll.request, keep=poll.keeps) == {
+        "invoiceReference": "20260101000000001"
+    }
+    assert reader._shared == {}
+    reader.read(etree.fromstring("<op><invoice><title>Kept</title></invoice></op>"), SEND)
+    assert "Kept" in reader._shared
+
+
 def test_written_text_is_escaped_and_stripped_of_illegal_characters():
     assert codec.escape("a<b>&c\x01d") == "a&lt;b&gt;&amp;cd"
     assert codec.escape("tab\tnewline\n") == "tab\tnewline\n"

@@ -442,7 +442,7 @@ class SoapEndpoint:
         try:
             # No "nil" in the bytes, no xsi:nil to look for (a NUL byte: UTF-16 or UTF-32)
             nil = b"nil" in body or b"\x00" in body
-            request = self.codec.read(payload, operation.request, nil)
+            request = self.codec.read(payload, operation.request, nil, operation.keeps)
         except codec.CodecError as exc:
             exc.path.append(operation.name)  # sendInvoice/invoice/totalAmount/value: ...
             message = f"Unmarshalling Error: {exc}"

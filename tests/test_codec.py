@@ -64,7 +64,8 @@ def test_decimal_is_written_without_exponent():
     assert codec._decimal_text(Decimal("1E+2")) == "100"
 
 
-XSI = 'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"'
+XSI_URI = "http://www.w3.org/2001/XMLSchema-instance"
+XSI = f'xmlns:xsi="{XSI_URI}"'
 
 
 def test_nil_elements_read_as_absent_values():
@@ -133,9 +134,10 @@ def test_a_missing_required_primitive_is_an_error_not_a_silent_answer():
         CODEC.envelope(STATUS, {"version": 0})
 
 
+@pytest.mark.parametrize("prefix", ["xsi", "i"])  # `i:` is .NET's (WCF's) prefix
 @pytest.mark.parametrize("encoding", ["utf-8", "utf-16"])
-def test_nil_is_seen_whatever_the_request_encoding(encoding):
-    nil = '<cashierId xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xsi:nil="true"/>'
+def test_nil_is_seen_whatever_the_request_encoding(encoding, prefix):
+    nil = f'<cashierId xmlns:{prefix}="{XSI_URI}" {prefix}:nil="true"/>'
     text = envelope(send_invoice_xml(extra=nil)).decode()
     body = f'<?xml version="1.0" encoding="{encoding}"?>{text}'.encode(encoding)
     _, _, request = SoapEndpoint(SeqrBackend(Settings()))._parse(body)

@@ -440,8 +440,12 @@ class SoapEndpoint:
                 f"Unexpected wrapper element {payload.tag} found. Expected a SEQR operation.",
             )
         try:
-            # No "nil" in the bytes, no xsi:nil to look for (a NUL byte: UTF-16 or UTF-32)
-            nil = b"nil" in body or b"\x00" in body
+            # No ":nil" in the bytes (an xsi:nil is always prefixed), no xsi:nil to look for;
+            # a NUL byte: UTF-16 or UTF-32. By `find`: `in` on bytes first tries its operand
+            # as an int and clears the TypeError. Worth (bench/instructions.py, per call): a
+            # sendInvoice 410.1k -> 408.0k, a poll of new bytes 168.8k -> 166.1k, a refund
+            # 284.5k -> 282.8k.
+            nil = body.find(b":nil") >= 0 or body.find(b"\x00") >= 0
             request = self.codec.read(payload, operation.request, nil, operation.keeps)
         except codec.CodecError as exc:
             exc.path.append(operation.name)  # sendInvoice/invoice/totalAmount/value: ...

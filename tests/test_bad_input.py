@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import json
+import random
 import urllib.error
 import urllib.request
 
 import pytest
+from lxml import etree
 
+from emulator.backend import SeqrBackend
+from emulator.settings import Settings
+from emulator.soap import transport
+from emulator.soap.transport import SoapEndpoint
 from tests.wire import ENV, SEQR, context_xml, envelope, post, send_invoice_xml
 
 BILLION_LAUGHS = (
@@ -79,6 +85,47 @@ def test_a_document_refused_mid_parse_is_named_and_the_next_one_is_read(emulator
     assert refused.status == 500 and refused.fault[0] == "soap:Client"
     assert words in refused.fault[1], refused.fault[1]
     assert post(emulator.soap_url, good).field("resultCode") == "0"
+
+
+def _mutated(seed: int, count: int) -> list[bytes]:
+    """Requests broken in small ways: markup, entities, declarations, stray bytes, cuts."""
+    pieces = [b"<", b">", b"&", b"&amp;", b"&#0;", b"&#x41;", b"<!DOCTYPE x>", b"\x00", b"\xff"]
+    pieces += [b"<?xml version='1.0'?>", b"\xef\xbb\xbf", b"<![CDATA[", b"]]>", b"<!--", b"q:"]
+    seeds = [envelope(send_invoice_xml()), b'<?xml version="1.0" encoding="UTF-8"?>' + envelope("")]
+    chance = random.Random(seed)
+    out = []
+    for _ in range(count):
+        body = bytearray(chance.choice(seeds))
+        at = chance.randrange(len(body) + 1)
+        step = chance.random()
+        if step < 0.4:
+            body[at:at] = chance.choice(pieces)
+        elif step < 0.7:
+            del body[at : at + chance.randint(1, 5)]
+        elif step < 0.8:
+            del body[at:]
+        else:
+            body[at : at + 1] = bytes([chance.randrange(256)])
+        out.append(bytes(body))
+    return out
+
+
+def test_the_fed_parse_accepts_and_builds_what_fromstring_does():
+    """The endpoint feeds lxml's push parser (`SoapEndpoint._tree`); it must agree with a
+    one-shot `fromstring` on every document: the same tree, or a refusal in both."""
+    endpoint = SoapEndpoint(SeqrBackend(Settings()))
+    one_shot = transport._parser()
+
+    def outcome(parse, body):
+        try:
+            root = parse(body)
+        except etree.XMLSyntaxError as exc:
+            return "refused", exc.msg
+        return etree.tostring(root), root.getroottree().docinfo.doctype
+
+    for body in _mutated(seed=11, count=3000):
+        fed = outcome(endpoint._tree, body)
+        assert fed == outcome(lambda b: etree.fromstring(b, one_shot), body), body
 
 
 def test_wrong_type_fault_names_the_element(emulator):

@@ -399,10 +399,10 @@ class SoapEndpoint:
     def _tree(self, body: bytes) -> etree._Element:
         """The document, parsed through the parser's feed interface: libxml2's push parser
         reads the bytes where they lie, where `fromstring` first sets up an input buffer.
-        Both accept the same documents (checked on 60,000 mutated requests: the same trees,
-        the same refusals), but the push parser words some refusals vaguer ("no element
-        found" for an undefined entity), so a refused document is parsed again by
-        `fromstring` for its message; a failed feed leaves the parser reset.
+        Both accept the same documents and build the same trees, but the push parser words
+        some refusals vaguer ("no element found" for an undefined entity), so a refused
+        document is parsed again by `fromstring` for its message; a failed feed leaves the
+        parser reset (tests/test_bad_input.py holds both to `fromstring` on mutated requests).
         Worth (bench/instructions.py, per call): sendInvoice 425.0k -> 411.3k, a poll of
         new bytes 185.0k -> 173.8k, refundPayment 300.7k -> 288.5k.
         The parser is this endpoint's, used only by the event loop's thread, between two

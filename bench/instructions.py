@@ -101,13 +101,11 @@ def loop(
 
 def _part(part: str, endpoint: Any, backend: Any, body: bytes) -> Callable[[], object]:
     """The function that does `part` (PARTS) of a call with `body` once."""
-    from lxml import etree
 
     from emulator.soap import mapping, transport
 
-    parser = endpoint._parser
-    payload = transport._payload(etree.fromstring(body, parser))
-    shape = transport._OPERATIONS[payload.tag].request
+    payload = transport._payload(endpoint._tree(body))
+    operation = transport._OPERATIONS[payload.tag]
     _, _, request = endpoint._parse(body)
     creds = mapping.credentials(request)
     if part == "tree":
@@ -115,8 +113,7 @@ def _part(part: str, endpoint: Any, backend: Any, body: bytes) -> Callable[[], o
     if part == "parse":
         return lambda: endpoint._parse(body)
     if part == "read":
-        keeps = transport._OPERATIONS[payload.tag].keeps
-        return lambda: endpoint.codec.read(payload, shape, False, keeps)
+        return lambda: endpoint.codec.read(payload, operation.request, False, operation.keeps)
     if part == "walk":
         return lambda: [(e.tag, e.text) for e in payload.iter()]
     invoice = request.get("invoice")

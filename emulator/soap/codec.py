@@ -411,8 +411,9 @@ _entries = Field("entry", "complex", False, True, shape_of("parameter"))
 _parameters_in = _extended(shape_of("parameterMap"), [_entries])
 
 
-# The operations whose request strings the backend stores for an invoice's life (its data):
-# the ones worth sharing between stored invoices (`_share`).
+# The operations whose request strings every invoice they make keeps (its data): where equal
+# strings recur across 100,000 stored invoices, so sharing them saves memory (`_share`). The
+# others keep few strings, if any (a refund's cashier, a terminal's name).
 _KEEPING = frozenset({"sendInvoice", "updateInvoice"})
 
 
@@ -421,7 +422,7 @@ class Operation:
     name: str
     request: Shape
     result: Shape
-    keeps: bool = False  # its request's strings are stored (`_KEEPING`)
+    keeps: bool = False  # its request's strings are kept by the invoice it makes (`_KEEPING`)
 
     head: str = ""
     tail: str = ""
@@ -539,8 +540,8 @@ class Codec:
         strings (most of what merchants send) shared inline. `nil=False` says the document
         has no `xsi:nil` anywhere, which the caller learns from one scan of the bytes: it
         spares an attribute lookup on every element, a third of the cost of reading.
-        `keep=False` says the strings read are not stored past the call (`Operation.keeps`),
-        so sharing them would save no memory: they are kept as read. Worth (instructions
+        `keep=False` says no stored invoice keeps the strings read (`Operation.keeps`), so
+        sharing them would save no memory: they are taken as read. Worth (instructions
         per call, bench/instructions.py): a poll of new bytes 173.8k -> 168.8k, a
         refund 288.5k -> 284.5k; a sendInvoice, which shares, 410.1k against 411.3k.
         """

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import random
+from collections.abc import Callable
 from decimal import Decimal
 
 import pytest
@@ -189,3 +191,88 @@ def test_a_value_of_the_wrong_type_names_its_element_path():
         CODEC.read(request, SEND)
     assert refused.value.path == ["value", "totalAmount", "invoice"]
     assert str(refused.value) == "invoice/totalAmount/value: 'twenty' is not a decimal"
+
+
+# A sendInvoice's payload in schema order, as generated clients write it
+IN_ORDER = (
+    "<op><context><channel>WS</channel><clientId>shop</clientId>"
+    "<initiatorPrincipalId><id>till-1</id><type>TERMINALID</type></initiatorPrincipalId>"
+    "<password>secret</password></context><invoice><paymentMode>IMMEDIATE_DEBIT</paymentMode>"
+    "<issueDate>2026-03-01T14:05:00</issueDate><title>Order 7</title><invoiceRows>"
+    "<invoiceRow><itemDescription>Tee</itemDescription><itemQuantity>2</itemQuantity>"
+    "<itemTotalAmount><currency>SEK</currency><value>20.00</value></itemTotalAmount>"
+    "</invoiceRow><invoiceRow><itemDescription>Cap</itemDescription></invoiceRow>"
+    "</invoiceRows><totalAmount><currency>SEK</currency><value>20.00</value></totalAmount>"
+    "<backURL>https://shop.example/done</backURL></invoice></op>"
+)
+
+
+def _mutations(doc: etree._Element, rng: random.Random) -> etree._Element:
+    """A copy of `doc` with one element's children shuffled, one repeated, dropped, given a
+    comment, or renamed qualified: what the schema-order reader must hand to `loose`."""
+    copy = etree.fromstring(etree.tostring(doc))
+    parents = [e for e in copy.iter() if len(e)]
+    parent = rng.choice(parents)
+    kids = list(parent)
+    move = rng.randrange(5)
+    if move == 0:
+        rng.shuffle(kids)
+        for kid in kids:
+            parent.append(kid)
+    elif move == 1:
+        parent.append(etree.fromstring(etree.tostring(rng.choice(kids))))
+    elif move == 2:
+        parent.remove(rng.choice(kids))
+    elif move == 3:
+        parent.insert(rng.randrange(len(kids) + 1), etree.Comment("note"))
+    else:
+        kid = rng.choice(kids)
+        kid.tag = "{urn:other}" + kid.tag
+    return copy
+
+
+def _outcome(read: Callable[[], dict]) -> object:
+    try:
+        return read()
+    except codec.CodecError as exc:
+        return ("error", str(exc))
+
+
+@pytest.mark.parametrize("keep", [True, False])
+def test_the_schema_order_reader_reads_what_the_loose_one_does(keep):
+    """Every generated client sends children in schema order, which `Codec.reader_for` reads
+    in a straight line; anything else must come out exactly as `Codec.loose` reads it."""
+    rng = random.Random(16)
+    base = etree.fromstring(IN_ORDER)
+    payload = base
+    fast, slow = codec.Codec(), codec.Codec()
+    seen_fallback = seen_fast = 0
+    for i in range(400):
+        doc = payload if i == 0 else _mutations(payload, rng)
+        if i % 7 == 3:  # a value that cannot be read: the same error, by the same path
+            value = doc.find(".//totalAmount/value")
+            if value is not None:
+                value.text = "twenty"
+        got = _outcome(lambda d=doc: fast.read(d, SEND, nil=False, keep=keep))
+        want = _outcome(lambda d=doc: slow.loose(d, SEND, nil=False, keep=keep))
+        assert got == want, etree.tostring(doc)
+        if isinstance(got, dict):
+            assert list(got) == list(want)  # in the document's order, too
+        in_order = etree.tostring(doc) == etree.tostring(payload)
+        seen_fast += in_order
+        seen_fallback += not in_order
+    assert seen_fast and seen_fallback > 300
+
+
+def test_the_schema_order_reader_is_taken_for_a_document_in_order(monkeypatch):
+    """The straight-line reader does the work for an in-order request: `loose` is not called."""
+    payload = etree.fromstring(IN_ORDER)
+    reader = codec.Codec()
+    expected = reader.loose(payload, SEND, nil=False)
+
+    def refused(*args: object, **kwargs: object) -> dict:
+        raise AssertionError("read loosely")
+
+    reader._readers.clear()
+    monkeypatch.setattr(reader.__class__, "loose", refused)
+    assert reader.read(payload, SEND, nil=False) == expected

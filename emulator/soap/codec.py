@@ -522,13 +522,23 @@ _END = _End()
 
 
 def _read_source(
-    shape: Shape, keep: bool, source: list[str], namespace: dict[str, Any], names: dict[int, str]
+    shape: Shape,
+    keep: bool,
+    source: list[str],
+    namespace: dict[str, Any],
+    names: dict[int, str],
+    made: dict[tuple[int, bool], Reader],
 ) -> str:
-    """Appends the reader of `shape` (and of the shapes under it, once each) to `source`."""
-    found = names.get(id(shape))
-    if found is not None:
-        return found
+    """Appends the reader of `shape` (and of the shapes under it, once each) to `source`;
+    `made` as in `_write_source`, by id() of the shape and `keep`."""
+    name = names.get(id(shape))
+    if name is not None:
+        return name
     name = names[id(shape)] = f"read_{len(names)}"
+    found = made.get((id(shape), keep))
+    if found is not None:  # made for an earlier request (an amount, a context)
+        namespace[name] = found
+        return name
     namespace[f"{name}_shape"] = shape
     lines = [
         f"def {name}(element):",
@@ -538,7 +548,9 @@ def _read_source(
         "    tag = child.tag",
     ]
     for i, f in enumerate(shape.fields):
-        inner = None if f.shape is None else _read_source(f.shape, keep, source, namespace, names)
+        inner = None
+        if f.shape is not None:
+            inner = _read_source(f.shape, keep, source, namespace, names, made)
         if f.plain:
             value = ["v = child.text", "if v is None:", "    v = ''"]
             if keep:
@@ -571,6 +583,14 @@ def _read_source(
     return name
 
 
+def _compiled(
+    source: list[str], label: str, namespace: dict[str, Any], names: dict[int, str]
+) -> dict[int, Any]:
+    """The functions `source` defines, by the id() of the shape each was generated for."""
+    exec(compile("\n".join(source), label, "exec"), namespace)
+    return {key: namespace[fn_name] for key, fn_name in names.items()}
+
+
 # --- the codec -----------------------------------------------------------------------------
 
 
@@ -601,26 +621,28 @@ class Codec:
     ) -> dict[str, Value]:
         """Children of `element` by local name (namespace ignored), converted to Python values.
 
-        The hot path of every request: one pass, the per-field parser chosen at start-up,
-        strings (most of what merchants send) shared inline. `nil=False` says the document
-        has no `xsi:nil` anywhere, which the caller learns from one scan of the bytes: it
-        spares an attribute lookup on every element, a third of the cost of reading.
+        The hot path of every request. `nil=False` says the document has no `xsi:nil`
+        anywhere, which the caller learns from one scan of the bytes: such a document is
+        read by the shape's generated reader (`reader_for`), the rest by `loose`.
         `keep=False` says no stored invoice keeps the strings read (`Operation.keeps`), so
-        sharing them would save no memory: they are taken as read. Worth (instructions
-        per call, bench/instructions.py): a poll of new bytes 173.8k -> 168.8k, a
-        refund 288.5k -> 284.5k; a sendInvoice, which shares, 410.1k against 411.3k.
+        sharing them would save no memory: they are taken as read.
         """
         if not nil:
-            reader = self._readers.get((id(shape), keep))
-            if reader is None:
-                reader = self.reader_for(shape, keep)
+            reader = self._readers.get((id(shape), keep)) or self.reader_for(shape, keep)
             return reader(element)
         return self.loose(element, shape, nil, keep)
 
     def loose(
         self, element: etree._Element, shape: Shape, nil: bool = True, keep: bool = True
     ) -> dict[str, Value]:
-        """`read` for children in any order, qualified, unknown, nil, or among comments."""
+        """`read` for children in any order, qualified, unknown, nil, or among comments.
+
+        One pass, the per-field parser chosen at start-up, strings (most of what merchants
+        send) shared inline. `nil=False` spares an attribute lookup on every element, a
+        third of the cost of reading; `keep=False` the sharing. Worth (instructions per
+        call, bench/instructions.py, before `reader_for`): a poll of new bytes 173.8k ->
+        168.8k, a refund 288.5k -> 284.5k; a sendInvoice, which shares, 410.1k against 411.3k.
+        """
         out: dict[str, Value] = {}
         by_name = shape.by_name
         shared = self._shared
@@ -678,17 +700,16 @@ class Codec:
             namespace: dict[str, Any] = {
                 "CodecError": CodecError,
                 "END": _END,
-                "next": next,
-                "iter": iter,
                 "loose": self.loose,
                 "shared": self._shared,
                 "share_text": _share_text,
             }
             names: dict[int, str] = {}
-            _read_source(shape, keep, source, namespace, names)
-            exec(compile("\n".join(source), f"<reader of {shape.name}>", "exec"), namespace)
-            for inner_id, fn_name in names.items():
-                made.setdefault((inner_id, keep), namespace[fn_name])
+            _read_source(shape, keep, source, namespace, names, made)
+            for inner_id, fn in _compiled(
+                source, f"<reader of {shape.name}>", namespace, names
+            ).items():
+                made.setdefault((inner_id, keep), fn)
             found = made[key]
         return found
 
@@ -711,9 +732,8 @@ class Codec:
             namespace: dict[str, Any] = {}
             names: dict[int, str] = {}  # id() of each shape written -> its function's name
             _write_source(shape, source, namespace, names, made)
-            exec(compile("\n".join(source), f"<writer of {shape.name}>", "exec"), namespace)
-            for key, fn_name in names.items():
-                made.setdefault(key, namespace[fn_name])
+            for key, fn in _compiled(source, f"<writer of {shape.name}>", namespace, names).items():
+                made.setdefault(key, fn)
             found = made[id(shape)]
         return found
 

@@ -1,9 +1,12 @@
 -- wrk script: POST the body in the file named by BENCH_BODY; with BENCH_PATHS, one path per
 -- request from that file (each thread takes its own slice); each BENCH_VARY marker in the body
--- becomes a number unique to the request; prints a JSON summary at the end.
+-- becomes a number unique to the request; with BENCH_DELAY_MS, each connection waits that long
+-- after an answer before its next request (a paced load, well below what the server can do);
+-- prints a JSON summary at the end.
 local body_file = os.getenv("BENCH_BODY")
 local paths_file = os.getenv("BENCH_PATHS")
 local vary = os.getenv("BENCH_VARY")
+local pause = tonumber(os.getenv("BENCH_DELAY_MS") or "")
 local body = nil
 local head, tail = nil, nil
 if body_file and body_file ~= "" then
@@ -52,6 +55,12 @@ function request()
     return wrk.format(nil, nil, nil, head .. id .. "-" .. index .. tail)
   end
   return wrk.format(nil, nil, nil, body)
+end
+
+if pause then
+  function delay()
+    return pause
+  end
 end
 
 function done(summary, latency, requests)

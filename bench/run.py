@@ -52,6 +52,12 @@ ROUNDS = 4  # turns of the ~100 and the big store, s/2 each
 # A restart holding the big store may take this many times the bare aiohttp app's start: on
 # the 2-core machine of the README that was 2 s, the goal before goals were ratios.
 RESTART_RATIO = 6
+# Each connection's pause between an answer and its next request when rows are compared by
+# their latency: 16 connections offer at most 800 requests/s, a fifth of what the slowest
+# row serves, so every row and the ceiling are measured at the same load. At saturation a
+# p99 is the queue wrk keeps full, the throughput ratio again; at one load it is the time a
+# request takes, what a merchant's checkout waits.
+PACE_MS = 20
 HANGING = 1000  # notification attempts held by receivers that never answer, in their row
 VARY = "@N@"  # the load generator writes a number of its own here, per request
 CONTEXT = (
@@ -202,27 +208,38 @@ def run_load(
     paths: list[str] | None = None,
     *,
     pid: int,
+    delay_ms: float = 0,
 ) -> Load:
     """`body` is sent as it is, but for each `VARY` in it, which becomes a new number per
     request (so that no two requests are the same bytes); `paths` are taken in turn. `pid`
-    is the server's process, whose CPU time the load is charged."""
+    is the server's process, whose CPU time the load is charged. With `delay_ms` each
+    connection waits that long after an answer before its next request: a paced load."""
     global _wrk_ran
     used = cpu_seconds(pid)
     # wrk runs whole seconds: a measurement shorter than one (a --tiny run's) is made by the
     # aiohttp client, once wrk has run once (so that the smoke run still drives post.lua)
     if shutil.which("wrk") and (seconds >= 1 or not _wrk_ran):
         _wrk_ran = True
-        load = _wrk(url, body, seconds, connections, paths)
+        load = _wrk(url, body, seconds, connections, paths, delay_ms)
     else:
-        load = asyncio.run(_aio_load(url, body, seconds, connections, paths))
+        load = asyncio.run(_aio_load(url, body, seconds, connections, paths, delay_ms))
     load.cpu_s = cpu_seconds(pid) - used
     return load
 
 
-def _wrk(url: str, body: bytes | None, seconds: float, conns: int, paths: list[str] | None) -> Load:
+def _wrk(
+    url: str,
+    body: bytes | None,
+    seconds: float,
+    conns: int,
+    paths: list[str] | None,
+    delay_ms: float,
+) -> Load:
     threads = 2 if conns >= 2 else 1
     with tempfile.TemporaryDirectory() as tmp:
         env = dict(os.environ, BENCH_THREADS=str(threads), BENCH_VARY=VARY)
+        if delay_ms:
+            env["BENCH_DELAY_MS"] = f"{delay_ms:g}"
         if body is not None:
             Path(tmp, "body").write_bytes(body)
             env["BENCH_BODY"] = str(Path(tmp, "body"))
@@ -257,7 +274,12 @@ def _wrk(url: str, body: bytes | None, seconds: float, conns: int, paths: list[s
 
 
 async def _aio_load(
-    url: str, body: bytes | None, seconds: float, conns: int, paths: list[str] | None
+    url: str,
+    body: bytes | None,
+    seconds: float,
+    conns: int,
+    paths: list[str] | None,
+    delay_ms: float = 0,
 ) -> Load:
     latencies: list[float] = []
     errors = 0
@@ -285,6 +307,8 @@ async def _aio_load(
             latencies.append(time.perf_counter() - t0)
             if time.perf_counter() >= deadline:
                 return
+            if delay_ms:
+                await asyncio.sleep(delay_ms / 1000)
 
     t0 = time.perf_counter()
     async with ClientSession(connector=TCPConnector(limit=conns)) as session:
@@ -642,6 +666,8 @@ class Row:
     load: Load
     ceiling: Load  # the probes of the ceiling on either side of this row
     last: bool = False  # shown after the others
+    paced: Load | None = None  # this row at PACE_MS (`Measurements.pace`)
+    paced_ceiling: Load | None = None  # the ceiling at PACE_MS, just after it
 
     @property
     def ratio(self) -> float:
@@ -651,6 +677,12 @@ class Row:
     def p99_ratio(self) -> float:
         """This row's p99 over the ceiling's, from the same probes."""
         return self.load.p99_ms / self.ceiling.p99_ms
+
+    @property
+    def paced_p99_ratio(self) -> float:
+        """This row's p99 over the ceiling's, both at the paced load."""
+        assert self.paced is not None and self.paced_ceiling is not None
+        return self.paced.p99_ms / self.paced_ceiling.p99_ms
 
 
 class Measurements:
@@ -696,10 +728,38 @@ class Measurements:
         *,
         last: bool = False,
     ) -> Row:
+        paced = None
+        if paths:  # each path is used once (a payment): the paced load takes the first ones
+            paced = self._paced(server, body, paths)
+            # wrk's threads take every other path each, so none went past twice the count
+            paths = paths[2 * paced[0].requests + 100 :]
         before = self.before()
         url = server.url if paths else server.soap_url
         load = run_load(url, body, self.seconds, self.connections, paths, pid=server.proc.pid)
-        return self.add(name, load, before, last=last)
+        row = self.add(name, load, before, last=last)
+        row.paced, row.paced_ceiling = paced or self._paced(server, body, None)
+        return row
+
+    def pace(self, row: Row, server: Server, body: bytes) -> None:
+        """The row's paced load, for a row measured by other means (`add`)."""
+        row.paced, row.paced_ceiling = self._paced(server, body, None)
+
+    def _paced(
+        self, server: Server, body: bytes | None, paths: list[str] | None
+    ) -> tuple[Load, Load]:
+        """A load at PACE_MS, then the ceiling at the same pace."""
+        url = server.url if paths else server.soap_url
+        seconds, conns = self.seconds / 2, self.connections
+        load = run_load(url, body, seconds, conns, paths, pid=server.proc.pid, delay_ms=PACE_MS)
+        ceiling = run_load(
+            self.ceiling.url + "/",
+            payment_status("1"),
+            seconds,
+            conns,
+            pid=self.ceiling.proc.pid,
+            delay_ms=PACE_MS,
+        )
+        return load, ceiling
 
     def add(self, name: str, load: Load, before: Load, *, last: bool = False) -> Row:
         made = Row(name, load, combined([before, self.probe()]), last)
@@ -823,9 +883,10 @@ def main(argv: list[str] | None = None) -> int:
                     )
                     - 1
                 )
-                m.add(
+                big_row = m.add(
                     f"getPaymentStatus (ISSUED) with {count:,} stored", poll_big, before, last=True
                 )
+                m.pace(big_row, full, payment_status(kept))
                 send_big = m.measure(
                     f"sendInvoice with {count:,} stored", full, send_invoice(), last=True
                 )
@@ -850,6 +911,7 @@ def main(argv: list[str] | None = None) -> int:
                         run_load(kept.soap_url, send_invoice(), s / 2, c, pid=kept.proc.pid)
                     )
                 send_kept = m.add("sendInvoice with --state", combined(in_file), before)
+                m.pace(send_kept, kept, send_invoice())
                 kept_ratio = statistics.median(
                     f.rps / mem.rps for mem, f in zip(in_memory, in_file, strict=True)
                 )
@@ -884,7 +946,7 @@ def main(argv: list[str] | None = None) -> int:
             refunds = m.measure("refundPayment", server, refund(ers))
 
             # enough unpaid invoices that the pay row never pays one twice
-            fill(server, stored(server) + int(8000 * s) + 100, c)
+            fill(server, stored(server) + int(8000 * s + 1000 * s) + 200, c)
             issued = [
                 i["reference"]
                 for i in json.loads(http("GET", server.url + "/_emulator/invoices"))["invoices"]
@@ -943,20 +1005,24 @@ def main(argv: list[str] | None = None) -> int:
         f"{c} connections, {s:g} s per row"
     )
     print()
+    paced_ceiling = combined([r.paced_ceiling for r in m.rows if r.paced_ceiling is not None])
     print(
         "| operation | requests/s | requests/CPU-s | p50 ms | p99 ms | of ceiling "
-        "| p99 / ceiling's |"
+        "| p99 / ceiling's | paced p99 ms | paced p99 / ceiling's |"
     )
-    print("|---|---:|---:|---:|---:|---:|---:|")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     print(
         f"| ceiling (raw aiohttp, fixed body) | {ceiling.rps:,.0f} | {ceiling.per_cpu:,.0f} "
-        f"| {ceiling.p50_ms:.2f} | {ceiling.p99_ms:.2f} | - | - |"
+        f"| {ceiling.p50_ms:.2f} | {ceiling.p99_ms:.2f} | - | - | {paced_ceiling.p99_ms:.2f} "
+        "| - |"
     )
     for row in sorted(m.rows, key=lambda r: r.last):
         load = row.load
+        assert row.paced is not None
         print(
             f"| {row.name} | {load.rps:,.0f} | {load.per_cpu:,.0f} | {load.p50_ms:.2f} "
-            f"| {load.p99_ms:.2f} | {row.ratio:.0%} | {row.p99_ratio:.1f}x |"
+            f"| {load.p99_ms:.2f} | {row.ratio:.0%} | {row.p99_ratio:.1f}x "
+            f"| {row.paced.p99_ms:.2f} | {row.paced_p99_ratio:.1f}x |"
         )
     start_ms = statistics.median(starts.first) * 1000
     bare_start_ms = statistics.median(starts.second) * 1000
@@ -969,6 +1035,12 @@ def main(argv: list[str] | None = None) -> int:
         f"- the ceiling was probed {len(m.probes)} times, between rows ({low:,.0f} to "
         f"{high:,.0f} requests/s); a row's ratio is to the probes either side of it; "
         "requests/CPU-s counts the server process's own CPU time (user and system, /proc)"
+    )
+    print(
+        f"- paced: each of the {c} connections waits {PACE_MS} ms after an answer before its "
+        f"next request ({paced_ceiling.rps:,.0f} requests/s offered to the ceiling), each "
+        "row then the ceiling at that pace, so that a p99 is the time a request takes at one "
+        "load, not the queue a saturating load keeps; the p99 goal is graded by these"
     )
     print(
         f"- cold start to `listening`, in {turns} turns with the bare aiohttp app "
@@ -1028,6 +1100,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     journal_graded = journal_cost
     if counted is not None:
+        print(
+            "- the shares of the ceiling in the goals table are graded by instructions per "
+            f"served request (callgrind, {counted.requests} requests, 16 in flight; "
+            "bench/served.py, its table below), requests/s beside them; the big store's "
+            "sendInvoice is sendInvoice's counted share times its requests/s ratio to "
+            "sendInvoice's"
+        )
         journal_graded = {
             "poll": counted.journal("getPaymentStatus (ISSUED)"),
             "send": counted.journal("sendInvoice"),
@@ -1047,25 +1126,41 @@ def main(argv: list[str] | None = None) -> int:
     for note in m.notes:
         print(f"- note: {note}")
 
-    def share(name: str, row: Row, target: float) -> Goal:
-        met = row.ratio >= target
-        return Goal(f"{name} >= {target:.0%} of the ceiling", f"{row.ratio:.0%}", met)
+    def graded(row: Row) -> float:
+        """A row's share of the ceiling as the goals read it: by instructions per served
+        request where they were counted (a ratio the machine's drift does not move), else
+        by requests per second."""
+        return row.ratio if counted is None else counted.ratio(row.name)
 
-    worst = max(m.rows, key=lambda r: r.p99_ratio)
+    def figure(*rows: Row) -> str:
+        shares = ", ".join(f"{graded(row):.0%}" for row in rows)
+        if counted is None:
+            return shares
+        return f"{shares} (requests/s: {', '.join(f'{row.ratio:.0%}' for row in rows)})"
+
+    def share(name: str, row: Row, target: float) -> Goal:
+        return Goal(f"{name} >= {target:.0%} of the ceiling", figure(row), graded(row) >= target)
+
+    # The big store's sendInvoice is not counted by callgrind (filling it there would take
+    # an hour): its share is sendInvoice's counted one, times the big store's cost as the
+    # two rows' requests/s show it, each against the ceiling's probes either side of it.
+    big_send = graded(send) * send_big.ratio / send.ratio
+    worst = max(m.rows, key=lambda r: r.paced_p99_ratio)
     goals = [
         share("getPaymentStatus (ISSUED), the same bytes", poll, 0.85),
         share("getPaymentStatus (ISSUED), every poll new bytes", fresh, 0.60),
         share("getPaymentStatus (PAID, receipt)", receipt, 0.70),
         Goal(
             f"sendInvoice >= 40% of the ceiling, also with {count:,} stored",
-            f"{send.ratio:.0%}, {send_big.ratio:.0%}",
-            min(send.ratio, send_big.ratio) >= 0.40,
+            f"{graded(send):.0%}, {big_send:.0%}"
+            + ("" if counted is None else f" (requests/s: {send.ratio:.0%}, {send_big.ratio:.0%})"),
+            min(graded(send), big_send) >= 0.40,
         ),
         share("refundPayment", refunds, 0.50),
         Goal(
-            "every row's p99 <= 2x the ceiling's p99",
-            f"{worst.p99_ratio:.1f}x at most ({worst.name})",
-            worst.p99_ratio <= 2,
+            "every row's p99 <= 2x the ceiling's p99, at one paced load",
+            f"{worst.paced_p99_ratio:.1f}x at most ({worst.name})",
+            worst.paced_p99_ratio <= 2,
         ),
         Goal(
             "cold start <= 1.5x the bare aiohttp app's",

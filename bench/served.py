@@ -153,6 +153,11 @@ class Counted:
     on: dict[str, float]
     off: dict[str, float]
 
+    def ratio(self, row: str) -> float:
+        """The row's share of the ceiling, journal on: its throughput ratio on a machine
+        that stood still."""
+        return self.ceiling / self.on[row]
+
     def journal(self, row: str) -> float:
         """The journal's cost as a throughput ratio: on / off (its instructions off / on)."""
         return self.off[row] / self.on[row]

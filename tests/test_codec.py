@@ -146,6 +146,17 @@ def test_nil_is_seen_whatever_the_request_encoding(encoding, prefix):
     assert request["invoice"]["cashierId"] is None
 
 
+def test_nil_is_seen_when_its_namespace_is_spelled_by_character_references():
+    """The endpoint looks for xsi:nil only in documents that may hold one; a namespace
+    name written with `&#...;` does not show the name's bytes, and still counts."""
+    spelled = XSI_URI.replace("Schema-instance", "Schema-&#105;nstance")
+    nil = f'<cashierId xmlns:x="{spelled}" x:nil="true"/>'
+    body = envelope(send_invoice_xml(extra=nil))
+    assert b"XMLSchema-instance" not in body
+    _, _, request = SoapEndpoint(SeqrBackend(Settings()))._parse(body)
+    assert request["invoice"]["cashierId"] is None
+
+
 def _shapes(shape: codec.Shape) -> list[codec.Shape]:
     """`shape` and every shape inside it, each once."""
     found = {id(shape): shape}

@@ -26,6 +26,7 @@ ROWS = [
     "| operation | requests/s | requests/CPU-s |",
     "| paced p99 ms | paced p99 / ceiling's |",
     "after an answer before its next request",
+    "each row by the median of its turns' ratios",
     "turns with the bare aiohttp app (bench/ceiling.py, spawned alike)",
     "notification after payment",
     "a bare aiohttp client's POST",

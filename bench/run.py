@@ -56,9 +56,10 @@ RESTART_RATIO = 6
 # Each connection's pause between an answer and its next request when rows are compared by
 # their latency: 16 connections offer at most 800 requests/s, under half of what the slowest
 # row serves (sendInvoice with --state, ~2,000), so every row and the ceiling are measured
-# at the same load. At saturation a
-# p99 is the queue wrk keeps full, the throughput ratio again; at one load it is the time a
-# request takes, what a merchant's checkout waits.
+# at the same load. At saturation a p99 is the queue wrk keeps full, the throughput ratio
+# again; at one load it is nearer the time a request takes, though connections paced alike
+# still queue behind each other (the README's runs: the ceiling's p50 about 1 ms here, 0.3 ms
+# on one connection at the same rate).
 PACE_MS = 20
 PACED_TURNS = 3  # of each row's paced load, each followed by the ceiling's (`Row.paced_p99_ratio`)
 HANGING = 1000  # notification attempts held by receivers that never answer, in their row
@@ -1058,10 +1059,10 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"- paced: each of the {c} connections waits {PACE_MS} ms after an answer before its "
         f"next request ({paced_ceiling.rps:,.0f} requests/s offered to the ceiling), each "
-        f"row then the ceiling at that pace, in {PACED_TURNS} turns, so that a p99 is the time a "
-        "request takes at one load, not the queue a saturating load keeps; the p99 goal is "
-        "graded by these, each row by the median of its turns' ratios (the columns show the "
-        "turns' means)"
+        f"row then the ceiling at that pace, in {PACED_TURNS} turns, so that every p99 is read at "
+        "one load, not in the queue a saturating load keeps (paced connections still queue "
+        "behind each other); the p99 goal is graded by these, each row by the median of its "
+        "turns' ratios (the columns show the turns' means)"
     )
     print(
         f"- cold start to `listening`, in {turns} turns with the bare aiohttp app "

@@ -17,6 +17,7 @@ import asyncio
 import compileall
 import itertools
 import json
+import math
 import os
 import platform
 import re
@@ -762,13 +763,25 @@ class Measurements:
         """The row's paced loads, for a row measured by other means (`add`)."""
         row.paced_turns = self._paced(server, body, None)[0]
 
+    @property
+    def _turn_seconds(self) -> float:
+        return self.seconds / (2 * PACED_TURNS)
+
+    def paced_paths(self) -> int:
+        """At most how many paths the paced turns of a row with paths use up (`_paced`): each
+        turn's requests at most every connection's pace for the turn's seconds (wrk's are
+        whole), the slice skipped after it twice that and 100 more."""
+        offered = self.connections * 1000 / PACE_MS
+        most = offered * max(1, math.ceil(self._turn_seconds)) + self.connections
+        return PACED_TURNS * (2 * int(most) + 100)
+
     def _paced(
         self, server: Server, body: bytes | None, paths: list[str] | None
     ) -> tuple[list[tuple[Load, Load]], list[str] | None]:
         """PACED_TURNS of a load at PACE_MS, then the ceiling at the same pace; and the paths
         they left unused."""
         url = server.url if paths else server.soap_url
-        seconds, conns = self.seconds / (2 * PACED_TURNS), self.connections
+        seconds, conns = self._turn_seconds, self.connections
         turns = []
         for _ in range(PACED_TURNS):
             load = run_load(url, body, seconds, conns, paths, pid=server.proc.pid, delay_ms=PACE_MS)
@@ -962,12 +975,8 @@ def main(argv: list[str] | None = None) -> int:
             refunds = m.measure("refundPayment", server, refund(ers))
 
             # enough unpaid invoices that the pay row never pays one twice: 8,000/s at most
-            # saturated, and its paced loads' slices (`Measurements._paced`), 2 x 800/s for
-            # each turn's seconds (wrk's are whole)
-            paced_s = PACED_TURNS * max(1, round(s / (2 * PACED_TURNS)))
-            fill(
-                server, stored(server) + int(8000 * s + 1600 * paced_s) + 100 * PACED_TURNS + 200, c
-            )
+            # saturated, and its paced loads' slices
+            fill(server, stored(server) + int(8000 * s) + 100 + m.paced_paths(), c)
             issued = [
                 i["reference"]
                 for i in json.loads(http("GET", server.url + "/_emulator/invoices"))["invoices"]

@@ -1133,7 +1133,7 @@ def main(argv: list[str] | None = None) -> int:
     if counted is not None:
         print(
             "- the shares of the ceiling in the goals table are graded by instructions per "
-            f"served request (callgrind, {counted.requests} requests, 16 in flight; "
+            f"served request ({counted.how}; "
             "bench/served.py, its table below), requests/s beside them; the big store's "
             "sendInvoice is sendInvoice's counted share times its requests/s ratio to "
             "sendInvoice's"
@@ -1143,8 +1143,8 @@ def main(argv: list[str] | None = None) -> int:
             "send": counted.journal("sendInvoice"),
         }
         print(
-            f"- the journal on vs off in instructions per served request (callgrind, "
-            f"{counted.requests} requests, 16 in flight; bench/served.py): getPaymentStatus "
+            f"- the journal on vs off in instructions per served request ({counted.how}; "
+            "bench/served.py): getPaymentStatus "
             f"{journal_graded['poll']:.0%}, sendInvoice {journal_graded['send']:.0%}; the "
             "goal is graded by these"
         )
@@ -1250,8 +1250,8 @@ def main(argv: list[str] | None = None) -> int:
     if counted is not None:
         print()
         print(
-            f"Instructions per served request, callgrind ({counted.requests} requests, 16 in "
-            "flight, the server's own work; bench/served.py):"
+            f"Instructions per served request ({counted.how}, the server's own work; "
+            "bench/served.py):"
         )
         print()
         print("\n".join(served.table(counted)))

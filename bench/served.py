@@ -153,6 +153,11 @@ class Counted:
     on: dict[str, float]
     off: dict[str, float]
 
+    @property
+    def how(self) -> str:
+        """How these were counted, for the lines that quote them."""
+        return f"callgrind, {self.requests} requests, {CONNECTIONS} in flight"
+
     def ratio(self, row: str) -> float:
         """The row's share of the ceiling, journal on: its throughput ratio on a machine
         that stood still."""
@@ -182,7 +187,7 @@ def table(counted: Counted) -> list[str]:
     ]
     for name, count in counted.on.items():
         lines.append(
-            f"| {name} | {count / 1000:,.1f}k | {counted.ceiling / count:.0%} | "
+            f"| {name} | {count / 1000:,.1f}k | {counted.ratio(name):.0%} | "
             f"{counted.off[name] / 1000:,.1f}k | {counted.journal(name):.0%} |"
         )
     return lines

@@ -59,8 +59,8 @@ RESTART_RATIO = 6
 # row serves (sendInvoice with --state, ~2,000), so every row and the ceiling are measured
 # at the same load. At saturation a p99 is the queue wrk keeps full, the throughput ratio
 # again; at one load it is nearer the time a request takes, though connections paced alike
-# still queue behind each other (the README's runs: the ceiling's p50 about 1 ms here, 0.3 ms
-# on one connection at the same rate).
+# still queue behind each other (measured beside the README's runs: the ceiling's p50 about
+# 1 ms here, 0.3 ms on one connection at the same rate).
 PACE_MS = 20
 PACED_TURNS = 3  # of each row's paced load, each followed by the ceiling's (`Row.paced_p99_ratio`)
 HANGING = 1000  # notification attempts held by receivers that never answer, in their row

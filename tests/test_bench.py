@@ -25,7 +25,7 @@ ROWS = [
     "stored |",
     "| operation | requests/s | requests/CPU-s |",
     "| paced p99 ms | paced p99 / ceiling's |",
-    "after an answer before its next request",
+    "so that every p99 is a request's own time",
     "each row by the median of its turns' ratios",
     "turns with the bare aiohttp app (bench/ceiling.py, spawned alike)",
     "notification after payment",

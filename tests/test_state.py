@@ -15,6 +15,7 @@ import json
 import random
 import re
 import signal
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -30,7 +31,9 @@ from typing import Any
 import pytest
 
 from emulator.backend import SeqrBackend, StateFile, dump
+from emulator.backend import lasting as state_file
 from emulator.backend.lasting import SqliteStore, read_state
+from emulator.backend.store import StateError
 from emulator.clock import Clock
 from emulator.server import EmulatorServer
 from emulator.settings import Settings
@@ -251,3 +254,43 @@ def test_a_reset_empties_the_file(tmp_path: Path) -> None:
         assert position is not None and position.invoice_seq == 0  # the sequence restarted
     finally:
         store.close()
+
+
+# --- the log is copied into the file beside the verbs, never by them ---------------------------
+
+
+def test_a_served_file_copies_its_log_into_itself_on_a_thread_of_its_own(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(state_file, "COPY_EVERY", 3)  # a copy every third commit
+    path = tmp_path / "state.db"
+    backend = lasting(path)
+    store = backend.store
+    assert isinstance(store, SqliteStore)
+    db = store._db
+    assert isinstance(db, state_file.StateConnection) and db.copier is not None
+    # the serving connection never copies its log itself: that held its verbs' answers
+    assert db.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == 0
+    for _ in tour(backend):
+        pass
+    db.copier.copy_soon()  # what the tour committed after the last copy
+    assert db.copier.wait_for_copy(db.copier.copies + 1, timeout=30)
+    # `immutable` reads the file alone, not its log: what the copier copied is in it
+    in_file = sqlite3.connect(f"file:{path}?immutable=1", uri=True)
+    try:
+        copied = in_file.execute("SELECT count(*) FROM invoices").fetchone()[0]
+    finally:
+        in_file.close()
+    assert copied == store.invoice_count() > 0
+    store.close()
+    assert not [t for t in threading.enumerate() if t.name == "state-log-copier"]
+
+
+def test_a_file_in_use_is_refused_until_its_emulator_closes_it(tmp_path: Path) -> None:
+    path = tmp_path / "state.db"
+    backend = lasting(path)
+    with pytest.raises(StateError, match="in use by another emulator"):
+        read_state(path)
+    backend.store.close()
+    store, _ = read_state(path)  # closed, it is free
+    store.close()

@@ -74,8 +74,8 @@ from emulator.scenario.model import Scenario
 log = logging.getLogger(__name__)
 
 FORMAT = 1  # PRAGMA user_version of a state file
-# A sendInvoice commits about three pages (the invoice's, the reference index's, the
-# identifier position's), and the one moment a commit waits for the disk is a checkpoint
+# A sendInvoice commits three or four pages (the invoice's, the reference index's, the
+# identifier position's), and the one moment a commit waited for the disk is a checkpoint
 # (the log is synced, copied into the file, the file synced). So: a checkpoint every 4,000
 # pages (8 MiB of log) instead of SQLite's 1,000, and 2 KiB pages, which hold three
 # 500-byte invoices where 1 KiB pages hold one. Measured on the loaded 2-core VM, 10,000
@@ -86,9 +86,9 @@ PAGE_SIZE = 2048
 CHECKPOINT_PAGES = 4000  # for a connection that copies its own log (`export`, `import`)
 # Commits between two wake-ups of a served file's `LogCopier`: about 1,000 pages of log. The
 # copy runs beside the verbs, so its size is no longer what a request waits for. Worth (one
-# connection, sendInvoice with --state, wrk's p99 of 2-second turns, this machine): paced at
-# 1 ms, 3.7-5.0 ms with the checkpoint in the commit; saturating, 18.5-18.7 ms against the
-# in-memory emulator's 0.7-1.2 ms. Figures after the change: in the commit's message.
+# connection, sendInvoice with --state, wrk's p99 of 2-second turns): paced at 1 ms,
+# 3.7-5.0 ms with the checkpoint in the commit, 1.07-1.35 ms with the copier; saturating,
+# 18.5-18.7 ms against 0.91-1.61 ms (the in-memory emulator: 0.7-1.2 ms).
 COPY_EVERY = 250
 _KIND = {k.value: k for k in Kind}
 _dumps = json.JSONEncoder(ensure_ascii=False, check_circular=False, separators=(",", ":")).encode

@@ -273,8 +273,8 @@ def test_a_served_file_copies_its_log_into_itself_on_a_thread_of_its_own(
     assert db.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == 0
     for _ in tour(backend):
         pass
-    db.copier.copy_soon()  # what the tour committed after the last copy
-    assert db.copier.wait_for_copy(db.copier.copies + 1, timeout=30)
+    copier = db.copier
+    assert copier.copy_and_wait(timeout=30)  # what the tour committed after the last copy
     # `immutable` reads the file alone, not its log: what the copier copied is in it
     in_file = sqlite3.connect(f"file:{path}?immutable=1", uri=True)
     try:
@@ -283,7 +283,7 @@ def test_a_served_file_copies_its_log_into_itself_on_a_thread_of_its_own(
         in_file.close()
     assert copied == store.invoice_count() > 0
     store.close()
-    assert not [t for t in threading.enumerate() if t.name == "state-log-copier"]
+    assert not copier._thread.is_alive(), "the copier's thread ends with the store"
 
 
 def test_a_file_in_use_is_refused_until_its_emulator_closes_it(tmp_path: Path) -> None:

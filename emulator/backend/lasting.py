@@ -180,7 +180,8 @@ class LogCopier:
         self._done = threading.Condition()
         self._stopping = False
         self._commits = 0
-        self.copies = 0  # copies made: `wait_for_copy`
+        self._begun = 0  # copies begun, and those ended (`copy_and_wait`)
+        self._ended = 0
         self._thread = threading.Thread(target=self._run, name="state-log-copier", daemon=True)
         self._thread.start()
 
@@ -194,10 +195,15 @@ class LogCopier:
     def copy_soon(self) -> None:
         self._due.set()
 
-    def wait_for_copy(self, copies: int, timeout: float) -> bool:
-        """Whether `copies` copies were made within `timeout` seconds (for tests)."""
+    def copy_and_wait(self, timeout: float) -> bool:
+        """Whether a copy that began after this call ended within `timeout` seconds: one that
+        holds every commit made before it (for tests). A copy under way may have begun before
+        the last commits, so it is not the one waited for."""
         with self._done:
-            return self._done.wait_for(lambda: self.copies >= copies, timeout)
+            wanted = self._begun + 1
+        self._due.set()
+        with self._done:
+            return self._done.wait_for(lambda: self._ended >= wanted, timeout)
 
     def _run(self) -> None:
         while True:
@@ -205,13 +211,16 @@ class LogCopier:
             self._due.clear()
             if self._stopping:
                 return
+            with self._done:
+                self._begun += 1
+                number = self._begun
             try:
                 self._db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
             except sqlite3.Error as exc:
                 log.warning("copying the state file's log into it failed: %s", exc)
                 continue
             with self._done:
-                self.copies += 1
+                self._ended = number
                 self._done.notify_all()
 
     def stop(self) -> None:

@@ -233,6 +233,7 @@ class LogCopier:
 def connect(path: str | Path) -> StateConnection:
     """Open (or create) a state file, lock it for this process, and check its format."""
     where = str(path)
+    in_use = f"{where} is in use by another emulator"
     try:
         owner = os.open(where, os.O_RDWR | os.O_CREAT, 0o644)
     except OSError as exc:
@@ -241,7 +242,7 @@ def connect(path: str | Path) -> StateConnection:
         fcntl.flock(owner, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except OSError:
         os.close(owner)
-        raise StateError(f"{where} is in use by another emulator") from None
+        raise StateError(in_use) from None
     try:
         db = sqlite3.connect(
             where,
@@ -275,7 +276,7 @@ def connect(path: str | Path) -> StateConnection:
     except sqlite3.OperationalError as exc:
         db.close()
         if "locked" in str(exc):
-            raise StateError(f"{where} is in use by another emulator") from None
+            raise StateError(in_use) from None
         raise StateError(f"{where}: {exc}") from None
     except sqlite3.DatabaseError as exc:
         db.close()
@@ -339,7 +340,7 @@ class StateFile:
 
 
 class SqliteStore(TrackingStore):
-    def __init__(self, db: sqlite3.Connection, *, load: bool = False, where: str = "") -> None:
+    def __init__(self, db: StateConnection, *, load: bool = False, where: str = "") -> None:
         super().__init__()
         self._db = db
         self._decoder = records.Decoder()
@@ -519,7 +520,7 @@ class SqliteStore(TrackingStore):
             if db.in_transaction:
                 db.execute("ROLLBACK")
             raise
-        copier = getattr(db, "copier", None)  # a served file's (`StateFile`)
+        copier = db.copier  # a served file's (`StateFile`)
         if copier is not None:
             copier.committed()
 

@@ -720,19 +720,19 @@ class Measurements:
         self.notes: list[str] = []
         self._probed_at = 0.0
 
-    def _ceiling_load(self, seconds: float, delay_ms: float = 0) -> Load:
+    def _ceiling_load(self, seconds: float, connections: int, delay_ms: float = 0) -> Load:
         """The ceiling saturated (`probe`), or paced as the rows are (`_paced`)."""
         return run_load(
             self.ceiling.url + "/",
             payment_status("1"),
             seconds,
-            PACED_CONNECTIONS if delay_ms else self.connections,
+            connections,
             pid=self.ceiling.proc.pid,
             delay_ms=delay_ms,
         )
 
     def probe(self) -> Load:
-        load = self._ceiling_load(self.seconds / 3)
+        load = self._ceiling_load(self.seconds / 3, self.connections)
         self.probes.append(load)
         self._probed_at = time.monotonic()
         return load
@@ -790,7 +790,7 @@ class Measurements:
             load = run_load(url, body, seconds, conns, paths, pid=server.proc.pid, delay_ms=PACE_MS)
             if paths:  # wrk's threads (one a connection) take every other path each at most
                 paths = paths[2 * load.requests + 100 :]
-            turns.append((load, self._ceiling_load(seconds, PACE_MS)))
+            turns.append((load, self._ceiling_load(seconds, conns, PACE_MS)))
         return turns, paths
 
     def add(self, name: str, load: Load, before: Load, *, last: bool = False) -> Row:
@@ -799,6 +799,19 @@ class Measurements:
         if load.errors:
             self.notes.append(f"{name}: {load.errors} errors or non-2xx answers")
         return made
+
+
+def abba(
+    first: tuple[Server, bytes], second: tuple[Server, bytes], seconds: float, conns: int
+) -> tuple[list[Load], list[Load]]:
+    """One round of two emulators' loads, each its own body: first, second, second, first, a
+    quarter of `seconds` each, so that a machine whose speed drifts through the round moves
+    both sides alike."""
+    loads: tuple[list[Load], list[Load]] = ([], [])
+    for side in (0, 1, 1, 0):
+        server, body = (first, second)[side]
+        loads[side].append(run_load(server.soap_url, body, seconds / 4, conns, pid=server.proc.pid))
+    return loads
 
 
 def in_turns(first: Callable[[], float], second: Callable[[], float], turns: int) -> Turns:
@@ -899,27 +912,17 @@ def main(argv: list[str] | None = None) -> int:
                 rss = full.rss_mb()
                 per_invoice = (rss - empty_rss) * 2**20 / (count - 1)
                 before = m.before()
-                # Each round is small, big, big, small (a quarter of the time each), as the
-                # journal's turns are: a speed that drifts through a round moves both sides
-                # alike. Two runs of rounds of small then big read -13.0% and +7.6%.
+                # In rounds of small, big, big, small (`abba`): two runs of rounds of small
+                # then big read -13.0% and +7.6%.
                 small_polls, big_polls = [], []
                 drifts = []
                 for _ in range(rounds):
-                    turn: dict[str, list[Load]] = {"small": [], "big": []}
-                    for side in ("small", "big", "big", "small"):
-                        polled, held = (server, ref) if side == "small" else (full, kept)
-                        turn[side].append(
-                            run_load(
-                                polled.soap_url,
-                                payment_status(held),
-                                s / 4,
-                                c,
-                                pid=polled.proc.pid,
-                            )
-                        )
-                    small_polls += turn["small"]
-                    big_polls += turn["big"]
-                    drifts.append(combined(turn["big"]).rps / combined(turn["small"]).rps)
+                    small_turn, big_turn = abba(
+                        (server, payment_status(ref)), (full, payment_status(kept)), s, c
+                    )
+                    small_polls += small_turn
+                    big_polls += big_turn
+                    drifts.append(combined(big_turn).rps / combined(small_turn).rps)
                 poll_small, poll_big = combined(small_polls), combined(big_polls)
                 drift = statistics.median(drifts) - 1
                 big_row = m.add(
@@ -961,20 +964,15 @@ def main(argv: list[str] | None = None) -> int:
                 unjournaled = field(http("POST", bare.soap_url, send_invoice()), "invoiceReference")
                 fill(bare, stored(server), c)
                 journal_ratios: dict[str, list[float]] = {"poll": [], "send": []}
-                # Each turn is on, off, off, on (a quarter of the time each): a machine whose
-                # speed drifts through a turn moves both sides alike. A 10% goal is finer
-                # than this machine's drift between two measurements seconds apart.
+                # Each turn is on, off, off, on (`abba`). A 10% goal is finer than this
+                # machine's drift between two measurements seconds apart.
                 for _ in range(1 if args.tiny else rounds):
                     for kind, on_body, off_body in (
                         ("poll", payment_status(ref), payment_status(unjournaled)),
                         ("send", send_invoice(), send_invoice()),
                     ):
-                        turn: dict[bool, float] = {True: 0.0, False: 0.0}
-                        for journaled in (True, False, False, True):
-                            target, body = (server, on_body) if journaled else (bare, off_body)
-                            load = run_load(target.soap_url, body, s / 4, c, pid=target.proc.pid)
-                            turn[journaled] += load.rps
-                        journal_ratios[kind].append(turn[True] / turn[False])
+                        on, off = abba((server, on_body), (bare, off_body), s, c)
+                        journal_ratios[kind].append(combined(on).rps / combined(off).rps)
                 journal_cost = {k: statistics.median(v) for k, v in journal_ratios.items()}
 
             big = field(

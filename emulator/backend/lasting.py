@@ -88,7 +88,8 @@ CHECKPOINT_PAGES = 4000  # for a connection that copies its own log (`export`, `
 # copy runs beside the verbs, so its size is no longer what a request waits for. Worth (one
 # connection, sendInvoice with --state, wrk's p99 of 2-second turns): paced at 1 ms,
 # 3.7-5.0 ms with the checkpoint in the commit, 1.07-1.35 ms with the copier; saturating,
-# 18.5-18.7 ms against 0.91-1.61 ms (the in-memory emulator: 0.7-1.2 ms).
+# 18.5-18.7 ms against 0.91-1.61 ms (the in-memory emulator: 0.7-1.2 ms). Measured once with
+# bench/run.py's `run_load`, from a script not kept; the README's runs give the after.
 COPY_EVERY = 250
 _KIND = {k.value: k for k in Kind}
 _dumps = json.JSONEncoder(ensure_ascii=False, check_circular=False, separators=(",", ":")).encode

@@ -22,7 +22,7 @@ from typing import Self
 from aiohttp import web
 
 from emulator import guard
-from emulator.app import BACKEND, SETTINGS, create_app
+from emulator.app import BACKEND, SETTINGS, create_app, front_door
 from emulator.backend import SeqrBackend
 from emulator.settings import Settings, SettingsError
 
@@ -47,6 +47,9 @@ async def start_site(app: web.Application, host: str, port: int) -> Site:
     connections = guard.Connections(settings, room.connections)
     runner = web.AppRunner(app, access_log=None, shutdown_timeout=SHUTDOWN_TIMEOUT)
     await runner.setup()
+    manager = runner.server
+    assert manager is not None, "a runner set up has its server"
+    manager.request_handler = front_door(app, manager.request_handler)  # before any connection
     site = guard.GuardedSite(runner, host, port, connections)
     await site.start()
     guard.LoopGuard(connections).install(asyncio.get_running_loop())
@@ -111,6 +114,7 @@ class ThreadedApp:
         self._error: BaseException | None = None
         self.app: web.Application | None = None
         self.connections: guard.Connections | None = None  # once started
+        self.runner: web.AppRunner | None = None  # once started
 
     @property
     def url(self) -> str:
@@ -133,6 +137,7 @@ class ThreadedApp:
             self.app = self._make_app()
             site = loop.run_until_complete(start_site(self.app, self.host, self.port))
             runner, self.port, self.connections = site.runner, site.port, site.connections
+            self.runner = runner
         except BaseException as exc:  # reported to start()
             self._error = exc
             self._ready.set()

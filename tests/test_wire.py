@@ -2,8 +2,17 @@
 
 from __future__ import annotations
 
-import pytest
+import asyncio
+import gzip
+import socket
+from urllib.parse import urlsplit
 
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import make_mocked_request
+
+from emulator.app import SOAP_POSTS, Handler, create_app, front_door
+from emulator.settings import Settings
 from tests.wire import ENV, SEQR, context_xml, envelope, post, send_invoice_xml, status_xml
 
 
@@ -72,6 +81,116 @@ def test_chunked_body_as_cxf_clients_send(emulator):
     body = envelope(send_invoice_xml())
     chunks = [body[i : i + 50] for i in range(0, len(body), 50)]
     assert post(emulator.soap_url, chunks, chunked=True).field("resultCode") == "0"
+
+
+def _head(url: str, length: int, *lines: str) -> bytes:
+    """The head of a raw HTTP/1.1 SOAP POST of `length` bytes, with header `lines` besides."""
+    parts = urlsplit(url)
+    extra = "".join(f"{line}\r\n" for line in lines)
+    return (
+        f"POST {parts.path} HTTP/1.1\r\nHost: {parts.netloc}\r\nContent-Type: text/xml\r\n"
+        f"Content-Length: {length}\r\n{extra}\r\n"
+    ).encode()
+
+
+def _connect(url: str) -> socket.socket:
+    parts = urlsplit(url)
+    return socket.create_connection((parts.hostname, parts.port), timeout=10)
+
+
+def _rest(sock: socket.socket) -> bytes:
+    data = b""
+    while b"</soap:Envelope>" not in data:
+        chunk = sock.recv(65536)
+        if not chunk:
+            break
+        data += chunk
+    return data
+
+
+def test_a_client_that_expects_100_continue_is_answered(emulator):
+    # .NET's and PHP curl's clients ask before they send a larger body
+    body = envelope(send_invoice_xml())
+    with _connect(emulator.soap_url) as sock:
+        sock.sendall(_head(emulator.soap_url, len(body), "Expect: 100-continue"))
+        go_on = b""
+        while b"\r\n\r\n" not in go_on:
+            go_on += sock.recv(65536)
+        sock.sendall(body)
+        answer = _rest(sock)
+    assert go_on.startswith(b"HTTP/1.1 100 Continue")
+    assert answer.startswith(b"HTTP/1.1 200") and b"<resultCode>0</resultCode>" in answer
+
+
+def test_a_body_that_arrives_after_its_head_is_read_whole(emulator):
+    body = envelope(send_invoice_xml())
+    half = len(body) // 2
+    with _connect(emulator.soap_url) as sock:
+        sock.sendall(_head(emulator.soap_url, len(body)) + body[:half])
+        sock.sendall(body[half:])
+        answer = _rest(sock)
+    assert answer.startswith(b"HTTP/1.1 200") and b"<resultCode>0</resultCode>" in answer
+
+
+def test_a_gzipped_body_is_read_uncompressed(emulator):
+    body = gzip.compress(envelope(send_invoice_xml()))
+    with _connect(emulator.soap_url) as sock:
+        sock.sendall(_head(emulator.soap_url, len(body), "Content-Encoding: gzip") + body)
+        answer = _rest(sock)
+    assert answer.startswith(b"HTTP/1.1 200") and b"<resultCode>0</resultCode>" in answer
+
+
+def test_an_escaped_path_is_served_by_the_router(emulator):
+    # the front door matches a SOAP path as sent; an escaped one is the router's to read
+    url = emulator.url + "/extclientproxy/service/%76%32"
+    assert post(url, envelope(send_invoice_xml())).field("resultCode") == "0"
+
+
+def test_the_front_door_takes_a_soap_post_past_the_router():
+    app = create_app(Settings())
+    path = Settings().soap_paths[0]
+    taken: list[str] = []
+
+    def recorder(name: str):  # type: ignore[no-untyped-def]
+        async def handler(request: web.BaseRequest) -> web.Response:
+            taken.append(name)
+            return web.Response()
+
+        return handler
+
+    app[SOAP_POSTS][path] = recorder("soap")
+    dispatch = front_door(app, recorder("router"))
+    requests = [
+        make_mocked_request("POST", path),
+        make_mocked_request("GET", path),
+        make_mocked_request("POST", path + "?wsdl"),
+        make_mocked_request("POST", path, headers={"Expect": "100-continue"}),
+        make_mocked_request("POST", "/_emulator/health"),
+    ]
+    for request in requests:
+        asyncio.run(dispatch(request))
+    assert taken == ["soap", "router", "router", "router", "router"]
+
+
+def test_an_emulator_given_middleware_keeps_the_router_for_everything():
+    app = create_app(Settings())
+
+    async def routed(request: web.BaseRequest) -> web.StreamResponse:
+        return web.Response()
+
+    @web.middleware
+    async def note(request: web.Request, handler: Handler) -> web.StreamResponse:
+        return await handler(request)
+
+    assert front_door(app, routed) is not routed
+    app.middlewares.append(note)
+    assert front_door(app, routed) is routed
+
+
+def test_a_served_emulator_answers_through_its_front_door(emulator):
+    assert emulator.runner is not None and emulator.runner.server is not None
+    handler = emulator.runner.server.request_handler
+    assert handler.__qualname__ == front_door.__name__ + ".<locals>.dispatch"
 
 
 @pytest.mark.parametrize(
